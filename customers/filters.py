@@ -1,0 +1,76 @@
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from .models import Customer, Tag
+
+
+class CustomerFilter(django_filters.FilterSet):
+    """Filters over the customers a user may see (the queryset passed in is already scoped)."""
+
+    ARCHIVE_CHOICES = [("active", _("Active")), ("archived", _("Archived")), ("all", _("All"))]
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    category = django_filters.ChoiceFilter(label=_("Category"), choices=Customer.Category.choices)
+    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Customer.Tier.choices)
+    state = django_filters.ChoiceFilter(label=_("State"), choices=Customer.State.choices)
+    owner = django_filters.ModelChoiceFilter(label=_("Account manager"), queryset=get_user_model().objects.none())
+    no_owner = django_filters.BooleanFilter(
+        label=_("In the shared pool"), field_name="owner", lookup_expr="isnull", widget=forms.CheckboxInput
+    )
+    region = django_filters.ChoiceFilter(label=_("Region"), choices=[])
+    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Customer.Industry.choices)
+    tag = django_filters.ModelChoiceFilter(label=_("Tag"), field_name="tags", queryset=Tag.objects.all())
+    archived = django_filters.ChoiceFilter(
+        label=_("Status"), choices=ARCHIVE_CHOICES, method="filter_archived", empty_label=None
+    )
+    sort = django_filters.OrderingFilter(
+        label=_("Sort by"),
+        fields=(
+            ("name", "name"),
+            ("created_at", "created"),
+            ("updated_at", "updated"),
+            ("clv", "clv"),
+            ("region", "region"),
+        ),
+        field_labels={
+            "name": _("Name"),
+            "created_at": _("Created"),
+            "updated_at": _("Last updated"),
+            "clv": _("Lifetime value"),
+            "region": _("Region"),
+        },
+    )
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        data = data.copy() if data is not None else {}
+        data.setdefault("archived", "active")
+        super().__init__(data, *args, **kwargs)
+        visible = self.queryset
+        owner_ids = visible.exclude(owner=None).values("owner").distinct()
+        self.filters["owner"].queryset = get_user_model().objects.filter(pk__in=owner_ids).order_by("username")
+        self.filters["owner"].field.label_from_instance = lambda u: u.get_full_name() or u.username
+        regions = visible.exclude(region="").order_by("region").values_list("region", flat=True).distinct()
+        self.filters["region"].extra["choices"] = [(r, r) for r in regions]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)
+
+    def filter_archived(self, queryset, name, value):
+        if value == "archived":
+            return queryset.filter(archived=True)
+        if value == "all":
+            return queryset
+        return queryset.filter(archived=False)
+
+
+def tier_counts(queryset) -> dict[str, int]:
+    """Number of customers per tier in `queryset` (one query)."""
+    rows = queryset.order_by().values("tier").annotate(n=Count("pk"))
+    return {row["tier"]: row["n"] for row in rows}

@@ -1,0 +1,256 @@
+"""Writes with side effects on customers, contacts, interactions and tasks.
+
+Every function takes keyword arguments, runs in one transaction and, when a person acts,
+takes `actor` so the change history says who did it.
+"""
+
+import datetime
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Contact, Customer, Interaction, JobRun, Task
+from .normalize import normalize_email, normalize_phone
+
+# Fields a person edits on the customer form; grade fields belong to analytics.
+EDITABLE_FIELDS = (
+    "external_ref",
+    "kind",
+    "name",
+    "phone",
+    "email",
+    "region",
+    "city",
+    "address",
+    "industry",
+    "owner",
+    "category",
+    "relationship_level",
+    "source",
+    "referred_by",
+    "marketing_consent",
+    "consent_channel",
+    "birthday",
+    "anniversary",
+    "notes",
+)
+
+
+class ConflictError(Exception):
+    """The record changed since the editor loaded it; carries the record as saved now."""
+
+    def __init__(self, current: Customer):
+        super().__init__(_("This customer was changed by someone else."))
+        self.current = current
+
+
+def _apply(customer: Customer, data: dict) -> list[str]:
+    """Copy editable values from `data` onto `customer`; return the names that changed."""
+    changed = []
+    for field in EDITABLE_FIELDS:
+        if field not in data:
+            continue
+        value = data[field]
+        if field == "external_ref":
+            value = (value or "").strip() or None
+        elif field == "email":
+            value = normalize_email(value)
+        elif isinstance(value, str):
+            value = value.strip()
+        if getattr(customer, field) != value:
+            setattr(customer, field, value)
+            changed.append(field)
+    customer.phone_digits = normalize_phone(customer.phone)
+    if "marketing_consent" in changed:
+        customer.consent_at = timezone.now() if customer.marketing_consent else None
+    if not customer.marketing_consent:
+        customer.consent_channel = ""
+    return changed
+
+
+def _set_tags(customer: Customer, tags) -> bool:
+    if tags is None:
+        return False
+    new = {t.pk for t in tags}
+    old = set(customer.tags.values_list("pk", flat=True))
+    if new != old:
+        customer.tags.set(new)
+        return True
+    return False
+
+
+@transaction.atomic
+def customer_create(*, actor, data: dict, tags=None) -> Customer:
+    """Create a customer from form-cleaned data; the actor is recorded as its creator."""
+    customer = Customer(created_by=actor)
+    _apply(customer, data)
+    customer._history_user = actor
+    customer.save()
+    _set_tags(customer, tags)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor, data: dict, expected_version: int, tags=None) -> list[str]:
+    """Save edits made to version `expected_version`; raise ConflictError if it is no longer current.
+
+    Returns the names of the fields that changed (empty: nothing was saved).
+    """
+    # Compare-and-set on the version takes the row lock, so two editors cannot both win.
+    claimed = Customer.objects.filter(pk=customer.pk, version=expected_version).update(
+        version=F("version") + 1
+    )
+    if not claimed:
+        raise ConflictError(Customer.objects.get(pk=customer.pk))
+    fresh = Customer.objects.get(pk=customer.pk)
+    changed = _apply(fresh, data)
+    tags_changed = _set_tags(fresh, tags)
+    if not changed and not tags_changed:
+        # Nothing to record: undo the version claim so other editors are not disturbed.
+        Customer.objects.filter(pk=fresh.pk).update(version=expected_version)
+        customer.refresh_from_db()
+        return []
+    fresh.updated_at = timezone.now()
+    fresh._history_user = actor
+    fresh.save()
+    customer.refresh_from_db()
+    return changed + (["tags"] if tags_changed else [])
+
+
+def _save_with_reason(customer: Customer, actor, reason: str, fields: list[str]):
+    customer.version += 1
+    customer.updated_at = timezone.now()
+    customer._history_user = actor
+    customer._change_reason = reason
+    customer.save(update_fields=[*fields, "version", "updated_at"])
+
+
+@transaction.atomic
+def customer_archive(*, customer: Customer, actor) -> None:
+    """Archive (soft-delete) a customer: hidden from lists by default, kept with all its history."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.archived:
+        return
+    customer.archived = True
+    customer.archived_at = timezone.now()
+    _save_with_reason(customer, actor, "archived", ["archived", "archived_at"])
+
+
+@transaction.atomic
+def customer_restore(*, customer: Customer, actor) -> None:
+    """Bring an archived customer back into the active lists."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not customer.archived:
+        return
+    customer.archived = False
+    customer.archived_at = None
+    _save_with_reason(customer, actor, "restored", ["archived", "archived_at"])
+
+
+@transaction.atomic
+def contact_save(*, contact: Contact, actor) -> Contact:
+    """Create or update a contact; a new primary contact demotes the previous one."""
+    contact.phone_digits = normalize_phone(contact.phone)
+    contact.email = normalize_email(contact.email)
+    contact.save()
+    if contact.is_primary:
+        Contact.objects.filter(customer=contact.customer_id, is_primary=True).exclude(pk=contact.pk).update(
+            is_primary=False
+        )
+    return contact
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    customer: Customer,
+    actor,
+    kind: str,
+    subject: str,
+    outcome: str = "",
+    occurred_at: datetime.datetime | None = None,
+    contact: Contact | None = None,
+) -> Interaction:
+    """Record a visit, call, email, message or meeting with a customer."""
+    return Interaction.objects.create(
+        customer=customer,
+        actor=actor,
+        kind=kind,
+        subject=subject,
+        outcome=outcome,
+        occurred_at=occurred_at or timezone.now(),
+        contact=contact,
+    )
+
+
+@transaction.atomic
+def task_create(
+    *,
+    owner,
+    title: str,
+    due_date: datetime.date,
+    customer: Customer | None = None,
+    notes: str = "",
+    source: str = Task.Source.MANUAL,
+    created_by=None,
+) -> Task:
+    """Plan a follow-up for `owner`; other modules call this with their own `source`."""
+    return Task.objects.create(
+        owner=owner,
+        title=title,
+        due_date=due_date,
+        customer=customer,
+        notes=notes,
+        source=source,
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def task_set_done(*, task: Task, actor, done: bool = True) -> Task:
+    """Mark a task done (or open again)."""
+    task.done = done
+    task.done_at = timezone.now() if done else None
+    task.save(update_fields=["done", "done_at"])
+    return task
+
+
+@dataclass
+class RunRecorder:
+    run: JobRun
+
+    def count(self, **counts):
+        self.run.counts.update(counts)
+
+
+@contextmanager
+def job_run(job: str, *, as_of: datetime.date | None = None):
+    """Record one run of a job: started, then succeeded with its counts or failed with the error."""
+    run = JobRun.objects.create(job=job, as_of=as_of)
+    recorder = RunRecorder(run)
+    try:
+        yield recorder
+    except BaseException as exc:
+        run.status = JobRun.Status.FAILED
+        run.message = f"{type(exc).__name__}: {exc}"[:2000]
+        run.finished_at = timezone.now()
+        run.save()
+        raise
+    run.status = JobRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def overdue_task_summary(*, today: datetime.date | None = None) -> dict:
+    """Count open tasks that are overdue and due today, and the owners they belong to."""
+    today = today or timezone.localdate()
+    overdue = Task.objects.overdue(today=today)
+    return {
+        "overdue": overdue.count(),
+        "due_today": Task.objects.due_today(today=today).count(),
+        "owners_with_overdue": overdue.values("owner").distinct().count(),
+    }
