@@ -142,8 +142,10 @@ def customer_archive(*, customer: Customer, actor) -> None:
 
 @transaction.atomic
 def customer_restore(*, customer: Customer, actor) -> None:
-    """Bring an archived customer back into the active lists."""
+    """Bring an archived customer back into the active lists (not one that was merged away)."""
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.merged_into_id:
+        raise ValueError(_("This customer was merged into another one and cannot be restored."))
     if not customer.archived:
         return
     customer.archived = False

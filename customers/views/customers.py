@@ -208,6 +208,10 @@ def customer_archive(request, pk):
 @require_POST
 def customer_restore(request, pk):
     customer = _editable_customer(request, pk)
-    services.customer_restore(customer=customer, actor=request.user)
-    messages.success(request, _("“%(name)s” restored.") % {"name": customer.name})
+    try:
+        services.customer_restore(customer=customer, actor=request.user)
+    except ValueError as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("“%(name)s” restored.") % {"name": customer.name})
     return redirect(reverse("customers:detail", args=[customer.pk]))
