@@ -208,12 +208,13 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The one place schedules are declared; beat copies them into the database, where admins
-# may change their timing (django-celery-beat's "Periodic tasks" in admin).
-CELERY_BEAT_SCHEDULE = {
+# The one place default schedules are declared. Beat creates the missing ones in the database
+# at start (crm_site/celery.py) and never overwrites them: admins change timing, arguments and
+# on/off in Django admin ("Periodic tasks"). Each entry has `every_seconds` or `crontab`.
+CRM_DEFAULT_SCHEDULES = {
     "overdue-task-summary": {
         "task": "customers.tasks.summarise_overdue_tasks",
-        "schedule": env.float("OVERDUE_SUMMARY_EVERY_SECONDS", default=3600.0),
+        "every_seconds": env.int("OVERDUE_SUMMARY_EVERY_SECONDS", default=3600),
     },
 }
 
