@@ -13,21 +13,26 @@ class CustomerFilter(django_filters.FilterSet):
     ARCHIVE_CHOICES = [("active", _("Active")), ("archived", _("Archived")), ("all", _("All"))]
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
-    category = django_filters.ChoiceFilter(label=_("Category"), choices=Customer.Category.choices)
-    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Customer.Tier.choices)
-    state = django_filters.ChoiceFilter(label=_("State"), choices=Customer.State.choices)
-    owner = django_filters.ModelChoiceFilter(label=_("Account manager"), queryset=get_user_model().objects.none())
+    category = django_filters.ChoiceFilter(label=_("Category"), choices=Customer.Category.choices, empty_label=_("Any"))
+    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Customer.Tier.choices, empty_label=_("Any"))
+    state = django_filters.ChoiceFilter(label=_("State"), choices=Customer.State.choices, empty_label=_("Any"))
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Account manager"), queryset=get_user_model().objects.none(), empty_label=_("Anyone")
+    )
     no_owner = django_filters.BooleanFilter(
         label=_("In the shared pool"), field_name="owner", lookup_expr="isnull", widget=forms.CheckboxInput
     )
-    region = django_filters.ChoiceFilter(label=_("Region"), choices=[])
-    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Customer.Industry.choices)
-    tag = django_filters.ModelChoiceFilter(label=_("Tag"), field_name="tags", queryset=Tag.objects.all())
+    region = django_filters.ChoiceFilter(label=_("Region"), choices=[], empty_label=_("Any"))
+    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Customer.Industry.choices, empty_label=_("Any"))
+    tag = django_filters.ModelChoiceFilter(
+        label=_("Tag"), field_name="tags", queryset=Tag.objects.all(), empty_label=_("Any")
+    )
     archived = django_filters.ChoiceFilter(
         label=_("Status"), choices=ARCHIVE_CHOICES, method="filter_archived", empty_label=None
     )
     sort = django_filters.OrderingFilter(
         label=_("Sort by"),
+        empty_label=_("Name (default)"),
         fields=(
             ("name", "name"),
             ("created_at", "created"),

@@ -8,6 +8,9 @@ from tests.factories import TeamFactory, UserFactory
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# Browser fixtures (Chromium through Playwright) for every app's browser tests.
+pytest_plugins = ["tests.browser"]
+
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 

@@ -52,9 +52,9 @@ def task_create(request, pk):
     if request.method == "POST" and form.is_valid():
         services.task_create(customer=customer, created_by=request.user, **form.cleaned_data)
         if request.htmx:
-            return _panel_response(
-                request, customer, "customers/panels/tasks.html", panel_context.open_tasks(request, customer)
-            )
+            context = panel_context.open_tasks(request, customer)
+            context["just_planned"] = True
+            return _panel_response(request, customer, "customers/panels/tasks.html", context)
         messages.success(request, _("Task planned."))
         return redirect(customer)
     if request.htmx:

@@ -42,7 +42,9 @@ def search(request):
     """Customers and contacts by name, phone or email (live results for the top bar via htmx)."""
     text = request.GET.get("q", "").strip()
     customers, contacts = [], []
-    if len(text) >= 2:
+    # One Chinese character (a surname) is already a useful query; one Latin letter is not.
+    searched = len(text) >= 2 or (len(text) == 1 and not text.isascii())
+    if searched:
         visible = Customer.objects.visible_to(request.user)
         customers = list(visible.search(text).filter(archived=False).select_related("owner")[:SEARCH_LIMIT])
         contacts = list(
@@ -52,7 +54,7 @@ def search(request):
             .select_related("customer")[:SEARCH_LIMIT]
         )
     template = "customers/partials/search_results.html" if request.htmx else "customers/search.html"
-    return render(request, template, {"q": text, "customers": customers, "contacts": contacts})
+    return render(request, template, {"q": text, "searched": searched, "customers": customers, "contacts": contacts})
 
 
 def last_runs():
