@@ -20,7 +20,7 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("Account manager"), queryset=get_user_model().objects.none(), empty_label=_("Anyone")
     )
     no_owner = django_filters.BooleanFilter(
-        label=_("In the shared pool"), field_name="owner", lookup_expr="isnull", widget=forms.CheckboxInput
+        label=_("Only the shared pool"), method="filter_no_owner", widget=forms.CheckboxInput
     )
     region = django_filters.ChoiceFilter(label=_("Region"), choices=[], empty_label=_("Any"))
     industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Customer.Industry.choices, empty_label=_("Any"))
@@ -66,6 +66,10 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)
+
+    def filter_no_owner(self, queryset, name, value):
+        # An unticked box means "any owner", not "has an owner".
+        return queryset.filter(owner__isnull=True) if value else queryset
 
     def filter_archived(self, queryset, name, value):
         if value == "archived":

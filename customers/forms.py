@@ -66,9 +66,15 @@ class CustomerForm(forms.ModelForm):
         self.visible_customers = Customer.objects.visible_to(user)
         self.fields["owner"].queryset = sales_users_for(user)
         self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+        if not roles.is_admin(user):
+            # Only admins may put a customer into the shared pool; others would lose sight of it.
+            self.fields["owner"].required = True
+            self.fields["owner"].empty_label = None
         if not self.instance.pk and not self.initial.get("owner") and not self.data:
             self.initial["owner"] = user.pk
         if self.instance.pk:
+            # The version the editor started from: saving detects edits made since.
+            self.fields["version"].required = True
             self.initial["version"] = self.instance.version
             if self.instance.referred_by_id:
                 referrer = self.instance.referred_by

@@ -258,10 +258,8 @@ class Customer(models.Model):
     clv = models.DecimalField(_("customer lifetime value"), max_digits=14, decimal_places=2, null=True, blank=True)
     graded_at = models.DateTimeField(_("graded at"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(
-        excluded_fields=["updated_at", "phone_digits", "graded_at"],
-        m2m_fields=[tags],
-    )
+    # Tag changes are recorded in the same history row, as its change reason (services.py).
+    history = HistoricalRecords(excluded_fields=["updated_at", "phone_digits", "graded_at"])
 
     objects = CustomerQuerySet.as_manager()
 

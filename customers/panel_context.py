@@ -1,5 +1,7 @@
 """Context of the customers app's own panels on the 360 page (a constant number of queries each)."""
 
+import json
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -8,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from .forms import InteractionForm, TaskForm
 from .models import Customer
 from .permissions import can_log_activity
+from .services import TAGS_REASON_PREFIX
 
 HISTORY_LIMIT = 30
 INTERACTION_LIMIT = 50
@@ -91,12 +94,17 @@ def history(request, customer):
                     {"field": field.verbose_name, "old": _display(field, old, names) if older else "",
                      "new": _display(field, new, names)}
                 )
+        reason = newer.history_change_reason or ""
+        if reason.startswith(TAGS_REASON_PREFIX):
+            old_tags, new_tags = json.loads(reason[len(TAGS_REASON_PREFIX) :])
+            changes.append({"field": _("tags"), "old": ", ".join(old_tags) or "—", "new": ", ".join(new_tags) or "—"})
+            reason = ""
         entries.append(
             {
                 "when": newer.history_date,
                 "who": newer.history_user,
                 "type": newer.history_type,
-                "reason": REASONS.get(newer.history_change_reason or "", newer.history_change_reason or ""),
+                "reason": REASONS.get(reason, reason),
                 "changes": changes,
             }
         )

@@ -5,6 +5,7 @@ takes `actor` so the change history says who did it.
 """
 
 import datetime
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -72,15 +73,16 @@ def _apply(customer: Customer, data: dict) -> list[str]:
     return changed
 
 
-def _set_tags(customer: Customer, tags) -> bool:
-    if tags is None:
-        return False
-    new = {t.pk for t in tags}
-    old = set(customer.tags.values_list("pk", flat=True))
-    if new != old:
-        customer.tags.set(new)
-        return True
-    return False
+TAGS_REASON_PREFIX = "tags:"
+
+
+def tags_change_reason(old: list[str], new: list[str]) -> str:
+    """The history change reason that records a change of tags (read back by the history panel)."""
+    return TAGS_REASON_PREFIX + json.dumps([sorted(old), sorted(new)], ensure_ascii=False)
+
+
+def _tag_names(customer: Customer) -> list[str]:
+    return list(customer.tags.values_list("name", flat=True)) if customer.pk else []
 
 
 @transaction.atomic
@@ -89,8 +91,11 @@ def customer_create(*, actor, data: dict, tags=None) -> Customer:
     customer = Customer(created_by=actor)
     _apply(customer, data)
     customer._history_user = actor
+    if tags:
+        customer._change_reason = tags_change_reason([], [t.name for t in tags])
     customer.save()
-    _set_tags(customer, tags)
+    if tags:
+        customer.tags.set(tags)
     return customer
 
 
@@ -108,7 +113,8 @@ def customer_update(*, customer: Customer, actor, data: dict, expected_version: 
         raise ConflictError(Customer.objects.get(pk=customer.pk))
     fresh = Customer.objects.get(pk=customer.pk)
     changed = _apply(fresh, data)
-    tags_changed = _set_tags(fresh, tags)
+    old_tags = _tag_names(fresh)
+    tags_changed = tags is not None and sorted(old_tags) != sorted(t.name for t in tags)
     if not changed and not tags_changed:
         # Nothing to record: undo the version claim so other editors are not disturbed.
         Customer.objects.filter(pk=fresh.pk).update(version=expected_version)
@@ -116,6 +122,9 @@ def customer_update(*, customer: Customer, actor, data: dict, expected_version: 
         return []
     fresh.updated_at = timezone.now()
     fresh._history_user = actor
+    if tags_changed:
+        fresh.tags.set(tags)
+        fresh._change_reason = tags_change_reason(old_tags, [t.name for t in tags])
     fresh.save()
     customer.refresh_from_db()
     return changed + (["tags"] if tags_changed else [])

@@ -128,7 +128,7 @@ class CustomerUpdateView(UpdateView):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
     def form_valid(self, form):
-        expected = form.cleaned_data.get("version") or self.object.version
+        expected = form.cleaned_data["version"]
         try:
             changed = services.customer_update(
                 customer=self.object,
@@ -146,43 +146,74 @@ class CustomerUpdateView(UpdateView):
         return HttpResponseRedirect(self.object.get_absolute_url())
 
     def render_conflict(self, form, current):
-        """Show the form again with this user's values and what the other person saved."""
-        last = current.history.select_related("history_user").first()
-        differences = []
-        for name in form.service_data():
-            field = form.fields.get(name)
-            if field is None or not hasattr(current, name):
-                continue
-            theirs = getattr(current, name)
-            mine = form.cleaned_data.get(name)
-            if (theirs or None) != (mine or None):
-                differences.append(
-                    {"label": field.label, "theirs": _shown(field, theirs), "mine": _shown(field, mine)}
-                )
+        """Show the form again, merged three ways: the other person's changes are taken in where
+        this user left a field alone; where both changed a field, this user's value stays in the
+        form and both values are listed. Nothing is saved until the user saves again."""
+        base = current.history.filter(version=form.cleaned_data.get("version")).order_by("-history_id").first()
         data = form.data.copy()
         data["version"] = current.version
-        fresh_form = self.get_form_class()(data=data, files=form.files, instance=current, user=self.request.user)
-        fresh_form.is_valid()
-        return self.render_to_response(
-            self.get_context_data(
-                form=fresh_form,
-                conflict={
-                    "by": last.history_user if last else None,
-                    "at": last.history_date if last else current.updated_at,
-                    "differences": differences,
-                },
-            ),
-            status=409,
-        )
+        taken, clashing = [], []
+        for name in [*form.Meta.fields, "referred_by"]:
+            field = Customer._meta.get_field(name)
+            theirs = _comparable(getattr(current, field.attname))
+            mine = _comparable(form.cleaned_data.get(name))
+            before = _comparable(getattr(base, field.attname)) if base else None
+            if base is not None and theirs == before:
+                continue
+            label = form.fields["referred_by_lookup" if name == "referred_by" else name].label
+            if base is not None and mine == before:
+                _put(data, name, getattr(current, name))
+                taken.append({"label": label, "theirs": _shown(form, name, getattr(current, name))})
+            elif mine != theirs:
+                clashing.append(
+                    {
+                        "label": label,
+                        "theirs": _shown(form, name, getattr(current, name)),
+                        "mine": _shown(form, name, form.cleaned_data.get(name)),
+                    }
+                )
+        last = current.history.select_related("history_user").first()
+        merged_form = self.get_form_class()(data=data, files=form.files, instance=current, user=self.request.user)
+        merged_form.is_valid()
+        conflict = {
+            "by": last.history_user if last else None,
+            "at": last.history_date if last else current.updated_at,
+            "taken": taken,
+            "clashing": clashing,
+        }
+        return self.render_to_response(self.get_context_data(form=merged_form, conflict=conflict), status=409)
 
 
-def _shown(field, value):
+def _comparable(value):
+    """A field value reduced for comparison: objects to their id, blanks to None."""
+    value = getattr(value, "pk", value)
+    return None if value in (None, "") else value
+
+
+def _put(data, name, value):
+    """Write a model value into submitted form data as the form's widget would have sent it."""
+    if name == "referred_by":
+        data["referred_by_lookup"] = (value.external_ref or value.name) if value else ""
+    elif isinstance(value, bool):
+        if value:
+            data[name] = "on"
+        else:
+            data.pop(name, None)
+    elif value is None:
+        data[name] = ""
+    else:
+        data[name] = str(getattr(value, "pk", value))
+
+
+def _shown(form, name, value):
     """A value as the user reads it: choice labels instead of codes, blanks as a dash."""
     if value in (None, ""):
         return "—"
-    choices = getattr(field, "choices", None)
-    if choices is not None and not hasattr(field, "queryset"):
-        return dict(choices).get(value, value)
+    field = form.fields.get(name)
+    if field is not None and getattr(field, "choices", None) is not None and not hasattr(field, "queryset"):
+        return dict(field.choices).get(value, value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
     return value
 
 
