@@ -1,7 +1,5 @@
 """Context of the customers app's own panels on the 360 page (a constant number of queries each)."""
 
-import json
-
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,7 +8,7 @@ from django.utils.translation import gettext_lazy
 from .forms import InteractionForm, TaskForm
 from .models import Customer
 from .permissions import can_log_activity
-from .services import TAGS_REASON_PREFIX
+from .services import read_change_reason
 
 HISTORY_LIMIT = 30
 INTERACTION_LIMIT = 50
@@ -94,11 +92,10 @@ def history(request, customer):
                     {"field": field.verbose_name, "old": _display(field, old, names) if older else "",
                      "new": _display(field, new, names)}
                 )
-        reason = newer.history_change_reason or ""
-        if reason.startswith(TAGS_REASON_PREFIX):
-            old_tags, new_tags = json.loads(reason[len(TAGS_REASON_PREFIX) :])
+        reason, tag_change = read_change_reason(newer.history_change_reason or "")
+        if tag_change:
+            old_tags, new_tags = tag_change
             changes.append({"field": _("tags"), "old": ", ".join(old_tags) or "—", "new": ", ".join(new_tags) or "—"})
-            reason = ""
         entries.append(
             {
                 "when": newer.history_date,

@@ -73,12 +73,23 @@ def _apply(customer: Customer, data: dict) -> list[str]:
     return changed
 
 
-TAGS_REASON_PREFIX = "tags:"
+def change_reason(reason: str = "", *, old_tags: list[str] | None = None, new_tags: list[str] | None = None) -> str:
+    """The history change reason: a word such as "imported", plus the tag change when tags changed.
+
+    simple-history keeps no many-to-many snapshot here, so a tag change travels in the reason of
+    the same history row; `read_change_reason` gives both back to the history panel.
+    """
+    if old_tags is None or sorted(old_tags) == sorted(new_tags or []):
+        return reason
+    return json.dumps({"reason": reason, "tags": [sorted(old_tags), sorted(new_tags)]}, ensure_ascii=False)
 
 
-def tags_change_reason(old: list[str], new: list[str]) -> str:
-    """The history change reason that records a change of tags (read back by the history panel)."""
-    return TAGS_REASON_PREFIX + json.dumps([sorted(old), sorted(new)], ensure_ascii=False)
+def read_change_reason(text: str) -> tuple[str, tuple[list[str], list[str]] | None]:
+    """(reason, (old tags, new tags) or None) from a change reason written by `change_reason`."""
+    if text.startswith("{"):
+        data = json.loads(text)
+        return data.get("reason", ""), tuple(data["tags"])
+    return text, None
 
 
 def _tag_names(customer: Customer) -> list[str]:
@@ -92,7 +103,7 @@ def customer_create(*, actor, data: dict, tags=None) -> Customer:
     _apply(customer, data)
     customer._history_user = actor
     if tags:
-        customer._change_reason = tags_change_reason([], [t.name for t in tags])
+        customer._change_reason = change_reason(old_tags=[], new_tags=[t.name for t in tags])
     customer.save()
     if tags:
         customer.tags.set(tags)
@@ -124,7 +135,7 @@ def customer_update(*, customer: Customer, actor, data: dict, expected_version: 
     fresh._history_user = actor
     if tags_changed:
         fresh.tags.set(tags)
-        fresh._change_reason = tags_change_reason(old_tags, [t.name for t in tags])
+        fresh._change_reason = change_reason(old_tags=old_tags, new_tags=[t.name for t in tags])
     fresh.save()
     customer.refresh_from_db()
     return changed + (["tags"] if tags_changed else [])
