@@ -13,4 +13,3 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("customers.urls")),
 ]
-

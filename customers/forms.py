@@ -86,23 +86,34 @@ class CustomerForm(forms.ModelForm):
             Fieldset(
                 _("Who"),
                 Row(Column("kind", css_class="col-md-4"), Column("name", css_class="col-md-8")),
-                Row(Column("phone", css_class="col-md-4"), Column("email", css_class="col-md-4"),
-                    Column("external_ref", css_class="col-md-4")),
-                Row(Column("region", css_class="col-md-4"), Column("city", css_class="col-md-4"),
-                    Column("industry", css_class="col-md-4")),
+                Row(
+                    Column("phone", css_class="col-md-4"),
+                    Column("email", css_class="col-md-4"),
+                    Column("external_ref", css_class="col-md-4"),
+                ),
+                Row(
+                    Column("region", css_class="col-md-4"),
+                    Column("city", css_class="col-md-4"),
+                    Column("industry", css_class="col-md-4"),
+                ),
                 "address",
             ),
             Fieldset(
                 _("Relationship"),
-                Row(Column("category", css_class="col-md-4"), Column("relationship_level", css_class="col-md-4"),
-                    Column("owner", css_class="col-md-4")),
+                Row(
+                    Column("category", css_class="col-md-4"),
+                    Column("relationship_level", css_class="col-md-4"),
+                    Column("owner", css_class="col-md-4"),
+                ),
                 Row(Column("source", css_class="col-md-4"), Column("referred_by_lookup", css_class="col-md-8")),
                 Div(Field("tags"), css_class="tag-checkboxes"),
             ),
             Fieldset(
                 _("Consent and dates"),
-                Row(Column("marketing_consent", css_class="col-md-4 pt-md-4"),
-                    Column("consent_channel", css_class="col-md-4")),
+                Row(
+                    Column("marketing_consent", css_class="col-md-4 pt-md-4"),
+                    Column("consent_channel", css_class="col-md-4"),
+                ),
                 Row(Column("birthday", css_class="col-md-4"), Column("anniversary", css_class="col-md-4")),
                 "notes",
             ),

@@ -219,9 +219,7 @@ class Customer(models.Model):
     )
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
-    consent_channel = models.CharField(
-        _("consent channel"), max_length=16, choices=ConsentChannel.choices, blank=True
-    )
+    consent_channel = models.CharField(_("consent channel"), max_length=16, choices=ConsentChannel.choices, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     anniversary = models.DateField(_("anniversary"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
@@ -250,9 +248,7 @@ class Customer(models.Model):
     # The current grade, written only by the analytics app.
     tier = models.CharField(_("tier"), max_length=16, choices=Tier.choices, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.POTENTIAL)
-    lifecycle_stage = models.CharField(
-        _("lifecycle stage"), max_length=16, choices=LifecycleStage.choices, blank=True
-    )
+    lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=16, choices=LifecycleStage.choices, blank=True)
     rfm_code = models.CharField(_("RFM code"), max_length=3, blank=True)
     churn_risk = models.CharField(_("churn risk"), max_length=8, choices=ChurnRisk.choices, blank=True)
     clv = models.DecimalField(_("customer lifetime value"), max_digits=14, decimal_places=2, null=True, blank=True)
@@ -381,9 +377,7 @@ class TaskQuerySet(models.QuerySet):
             return self.filter(Q(owner=user) | Q(created_by=user)) if user.is_authenticated else self.none()
         if roles.has_role(user, roles.ADMIN, roles.MANAGER):
             return self
-        return self.filter(
-            Q(owner=user) | Q(created_by=user) | Q(customer__in=Customer.objects.visible_to(user))
-        )
+        return self.filter(Q(owner=user) | Q(created_by=user) | Q(customer__in=Customer.objects.visible_to(user)))
 
     def open(self):
         """Tasks not done yet."""

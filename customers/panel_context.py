@@ -14,9 +14,27 @@ HISTORY_LIMIT = 30
 INTERACTION_LIMIT = 50
 # Fields whose changes the history panel shows, in form order.
 HISTORY_FIELDS = (
-    "name", "kind", "external_ref", "phone", "email", "region", "city", "address", "industry",
-    "category", "relationship_level", "owner", "source", "referred_by", "marketing_consent",
-    "consent_channel", "birthday", "anniversary", "notes", "archived", "merged_into",
+    "name",
+    "kind",
+    "external_ref",
+    "phone",
+    "email",
+    "region",
+    "city",
+    "address",
+    "industry",
+    "category",
+    "relationship_level",
+    "owner",
+    "source",
+    "referred_by",
+    "marketing_consent",
+    "consent_channel",
+    "birthday",
+    "anniversary",
+    "notes",
+    "archived",
+    "merged_into",
 )
 REASONS = {
     "archived": gettext_lazy("archived"),
@@ -72,12 +90,14 @@ def history(request, customer):
     for record in records:
         user_ids.add(record.owner_id)
         customer_ids.update({record.referred_by_id, record.merged_into_id})
-    names = {("owner", u.pk): (u.get_full_name() or u.username)
-             for u in get_user_model().objects.filter(pk__in=user_ids - {None})}
+    names = {
+        ("owner", u.pk): (u.get_full_name() or u.username)
+        for u in get_user_model().objects.filter(pk__in=user_ids - {None})
+    }
     for other in Customer.objects.filter(pk__in=customer_ids - {None}).only("name"):
         names[("referred_by", other.pk)] = names[("merged_into", other.pk)] = other.name
     entries = []
-    for newer, older in zip(records, records[1:] + [None]):
+    for newer, older in zip(records, records[1:] + [None], strict=True):
         if older is None and len(records) > HISTORY_LIMIT:
             break
         changes = []
@@ -89,8 +109,11 @@ def history(request, customer):
                 continue
             if older is None or new != old:
                 changes.append(
-                    {"field": field.verbose_name, "old": _display(field, old, names) if older else "",
-                     "new": _display(field, new, names)}
+                    {
+                        "field": field.verbose_name,
+                        "old": _display(field, old, names) if older else "",
+                        "new": _display(field, new, names),
+                    }
                 )
         reason, tag_change = read_change_reason(newer.history_change_reason or "")
         if tag_change:

@@ -38,8 +38,12 @@ def panels_for(request, customer) -> dict[str, list[dict]]:
     columns = {MAIN: [], SIDE: []}
     for panel in sorted(_registry.values(), key=lambda p: (p.order, p.key)):
         columns[panel.column].append(
-            {"key": panel.key, "title": panel.title, "template_name": panel.template_name,
-             "context": panel.context(request, customer)}
+            {
+                "key": panel.key,
+                "title": panel.title,
+                "template_name": panel.template_name,
+                "context": panel.context(request, customer),
+            }
         )
     return columns
 
@@ -50,7 +54,15 @@ def register_builtin_panels() -> None:
     register(Panel("contacts", _("Contacts"), "customers/panels/contacts.html", panel_context.contacts, 10, SIDE))
     register(Panel("tasks", _("Open tasks"), "customers/panels/tasks.html", panel_context.open_tasks, 20, SIDE))
     register(
-        Panel("interactions", _("Interactions"), "customers/panels/interactions.html",
-              panel_context.interactions, 10, MAIN)
+        Panel(
+            "interactions",
+            _("Interactions"),
+            "customers/panels/interactions.html",
+            panel_context.interactions,
+            10,
+            MAIN,
+        )
     )
-    register(Panel("history", _("History of changes"), "customers/panels/history.html", panel_context.history, 90, MAIN))
+    register(
+        Panel("history", _("History of changes"), "customers/panels/history.html", panel_context.history, 90, MAIN)
+    )

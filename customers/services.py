@@ -117,9 +117,7 @@ def customer_update(*, customer: Customer, actor, data: dict, expected_version: 
     Returns the names of the fields that changed (empty: nothing was saved).
     """
     # Compare-and-set on the version takes the row lock, so two editors cannot both win.
-    claimed = Customer.objects.filter(pk=customer.pk, version=expected_version).update(
-        version=F("version") + 1
-    )
+    claimed = Customer.objects.filter(pk=customer.pk, version=expected_version).update(version=F("version") + 1)
     if not claimed:
         raise ConflictError(Customer.objects.get(pk=customer.pk))
     fresh = Customer.objects.get(pk=customer.pk)

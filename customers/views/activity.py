@@ -72,7 +72,11 @@ def task_toggle_done(request, pk):
         raise PermissionDenied(_("Only the task's owner can change it."))
     services.task_set_done(task=task, actor=request.user, done=not task.done)
     if request.htmx:
-        context = {"task": task, "today": timezone.localdate(), "show_customer": request.POST.get("show_customer") == "1"}
+        context = {
+            "task": task,
+            "today": timezone.localdate(),
+            "show_customer": request.POST.get("show_customer") == "1",
+        }
         return render(request, "customers/partials/task_row.html", context)
     messages.success(request, _("Task marked done.") if task.done else _("Task opened again."))
     next_url = request.POST.get("next", "")

@@ -84,9 +84,7 @@ class CustomerDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         customer = self.object
-        context.update(
-            can_edit=can_edit(self.request.user, customer), panels=panels.panels_for(self.request, customer)
-        )
+        context.update(can_edit=can_edit(self.request.user, customer), panels=panels.panels_for(self.request, customer))
         return context
 
 

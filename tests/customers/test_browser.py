@@ -8,7 +8,6 @@ from customers.models import Customer, Interaction, Task
 from tests.browser import PHONE, console_problems, expect, overflow_width
 from tests.factories import CustomerFactory
 
-
 pytestmark = pytest.mark.browser
 
 NEW_NAME = "杭州云栖科技有限公司"
