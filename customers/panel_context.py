@@ -97,9 +97,9 @@ def history(request, customer):
     for other in Customer.objects.filter(pk__in=customer_ids - {None}).only("name"):
         names[("referred_by", other.pk)] = names[("merged_into", other.pk)] = other.name
     entries = []
-    for newer, older in zip(records, records[1:] + [None], strict=True):
-        if older is None and len(records) > HISTORY_LIMIT:
-            break
+    for index, newer in enumerate(records[:HISTORY_LIMIT]):
+        # The oldest row shown is compared with the one just before it, fetched for that purpose.
+        older = records[index + 1] if index + 1 < len(records) else None
         changes = []
         for field in fields:
             attname = field.attname

@@ -997,3 +997,11 @@ def test_user_without_a_role_sees_an_empty_list_not_an_error(login):
 
     assert response.status_code == 200
     assert listed(response) == []
+
+
+def test_360_page_of_a_customer_without_history_rows_renders(login, owner):
+    # Bulk loads (seed_demo, imports) write customers without history rows.
+    customer = Customer.objects.bulk_create([Customer(name="Bulk Loaded Ltd", phone="1", owner=owner)])[0]
+    response = login(owner).get(reverse("customers:detail", args=[customer.pk]))
+    assert response.status_code == 200
+    assert "No recorded changes." in response.content.decode()
