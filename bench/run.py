@@ -227,6 +227,12 @@ def pages_for(user) -> list[tuple[str, str, dict]]:
         ("Global search: phone prefix 138", "/search/", {"q": "138"}),
     ]
     if detail:
+        from customers.models import Customer
+
+        # Three or more characters from a real name: the trigram index can serve this search.
+        name = Customer.objects.get(pk=detail).name
+        fragment = name[2:6] if len(name) >= 6 else name
+        pages.append((f"List search: part of a name ({fragment})", "/customers/", {"q": fragment}))
         pages.append(("Customer 360 (most interactions)", f"/customers/{detail}/", {}))
     return pages
 

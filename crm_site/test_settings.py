@@ -14,5 +14,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 LANGUAGE_CODE = "en"
+# Tests clear the cache between tests; with Redis that would flush the broker's database too.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tests never run collectstatic: serve from the finders without WhiteNoise's STATIC_ROOT warning.
 WHITENOISE_AUTOREFRESH = True

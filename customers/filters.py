@@ -1,10 +1,13 @@
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from .models import Customer, Tag
+
+CHOICES_CACHE_SECONDS = 300
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -57,12 +60,29 @@ class CustomerFilter(django_filters.FilterSet):
         data = data.copy() if data is not None else {}
         data.setdefault("archived", "active")
         super().__init__(data, *args, **kwargs)
-        visible = self.queryset
-        owner_ids = visible.exclude(owner=None).values("owner").distinct()
+        owner_ids, regions = self._choices_of_visible()
+        # A value chosen before the cached choices caught up stays valid (the results say the rest).
+        if str(self.data.get("owner", "")).isdigit():
+            owner_ids = [*owner_ids, int(self.data["owner"])]
+        if self.data.get("region") and self.data["region"] not in regions:
+            regions = sorted([*regions, self.data["region"]])
         self.filters["owner"].queryset = get_user_model().objects.filter(pk__in=owner_ids).order_by("username")
         self.filters["owner"].field.label_from_instance = lambda u: u.get_full_name() or u.username
-        regions = visible.exclude(region="").order_by("region").values_list("region", flat=True).distinct()
         self.filters["region"].extra["choices"] = [(r, r) for r in regions]
+
+    def _choices_of_visible(self):
+        """Owners and regions among the visible customers, cached a few minutes per visibility scope:
+        each takes a scan of the customers, and new values can wait that long to be offered."""
+        user = getattr(self.request, "user", None)
+        scope = Customer.objects.visibility_scope(user) if user else "none"
+
+        def compute():
+            visible = self.queryset.order_by()
+            owners = list(visible.exclude(owner=None).values_list("owner", flat=True).distinct())
+            regions = sorted(visible.exclude(region="").values_list("region", flat=True).distinct())
+            return owners, regions
+
+        return cache.get_or_set(f"customer-filter-choices:{scope}", compute, CHOICES_CACHE_SECONDS)
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from simple_history.models import HistoricalChanges
 
 from .models import Contact, Customer, CustomerMerge
-from .normalize import normalize_phone
 
 # Fields the kept record takes from the merged one when its own value is blank. `notes` is
 # appended instead; `external_ref` is unique, so it moves only when the kept record has none.
@@ -249,8 +248,8 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: AbstractBaseUser |
 
     for name, value in values.items():
         setattr(keep, name, value)
-    keep.phone_digits = normalize_phone(keep.phone)
-    _save(keep, actor=actor, fields=[*values, "phone_digits"])
+    keep.set_search_keys()
+    _save(keep, actor=actor, fields=[*values, "phone_digits", "search_text"])
 
     if left:
         moved["left_on_merged"] = left

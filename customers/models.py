@@ -1,13 +1,13 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from . import roles
-from .normalize import digits_only
+from .normalize import digits_only, normalize_phone, search_key, search_text
 
 # Roles that see every customer's basic data (managers and marketing read-only).
 _SEE_ALL_CUSTOMERS = frozenset({roles.ADMIN, roles.MANAGER, roles.MARKETING}) | roles.SERVICE_ROLES
@@ -72,6 +72,13 @@ class CustomerQuerySet(models.QuerySet):
             return self
         return self.filter(owner_scope(user))
 
+    def visibility_scope(self, user) -> str:
+        """A key naming what `visible_to(user)` shows: the same key, the same customers."""
+        user_roles = roles.roles_of(user)
+        if user_roles & _SEE_ALL_CUSTOMERS:
+            return "all"
+        return f"user-{user.pk}" if user_roles else "none"
+
     def editable_by(self, user):
         """Customers the user may change: admins all; sales their own and their teams'."""
         if roles.is_admin(user):
@@ -85,18 +92,21 @@ class CustomerQuerySet(models.QuerySet):
         return self.filter(archived=False)
 
     def search(self, text):
-        """Customers whose name, phone, email or a contact's name or phone matches `text`."""
-        text = (text or "").strip()
-        if not text:
+        """Customers whose name, phone, email, reference or a contact's name, phone or email contains `text`."""
+        key = search_key(text)
+        if not key:
             return self
-        match = Q(name__icontains=text) | Q(email__icontains=text) | Q(external_ref=text)
-        contacts = Contact.objects.filter(customer=OuterRef("pk"))
-        contact_match = Q(name__icontains=text) | Q(email__icontains=text)
+        if key.isdigit() and len(key) < 3:
+            # One or two digits are inside nearly every phone number: no useful answer.
+            return self.none()
+        # One stored, pre-normalised column per table: a plain LIKE, served by a trigram index
+        # on PostgreSQL, instead of UPPER(...) LIKE over several columns.
+        match = Q(search_text__contains=key)
         digits = digits_only(text)
-        if len(digits) >= 3:
-            match |= Q(phone_digits__contains=digits)
-            contact_match |= Q(phone_digits__contains=digits)
-        return self.filter(match | Exists(contacts.filter(contact_match)))
+        if len(digits) >= 3 and digits != key:
+            match |= Q(search_text__contains=digits)
+        contacts = Contact.objects.filter(match).values("customer_id")
+        return self.filter(match | Q(pk__in=contacts))
 
 
 class Customer(models.Model):
@@ -189,6 +199,7 @@ class Customer(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     phone_digits = models.CharField(max_length=32, blank=True, editable=False)
     email = models.EmailField(_("email"), blank=True)
+    search_text = models.TextField(blank=True, editable=False)
     region = models.CharField(_("region"), max_length=64, blank=True, help_text=_("Province or state."))
     city = models.CharField(_("city"), max_length=64, blank=True)
     address = models.CharField(_("address"), max_length=255, blank=True)
@@ -255,7 +266,7 @@ class Customer(models.Model):
     graded_at = models.DateTimeField(_("graded at"), null=True, blank=True, editable=False)
 
     # Tag changes are recorded in the same history row, as its change reason (services.py).
-    history = HistoricalRecords(excluded_fields=["updated_at", "phone_digits", "graded_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "phone_digits", "search_text", "graded_at"])
 
     objects = CustomerQuerySet.as_manager()
 
@@ -277,7 +288,8 @@ class Customer(models.Model):
             models.Index(fields=["phone_digits"], name="customer_phone_digits"),
             models.Index(fields=["email"], name="customer_email"),
             models.Index(fields=["archived", "updated_at"], name="customer_archived_updated"),
-            models.Index(fields=["tier"], name="customer_tier"),
+            # Serves the tier counts of the list (an index-only scan) and the tier filter.
+            models.Index(fields=["archived", "tier"], name="customer_archived_tier"),
             models.Index(fields=["state"], name="customer_state"),
         ]
         permissions = [("import_customers", _("Can import customers from a file"))]
@@ -287,6 +299,11 @@ class Customer(models.Model):
 
     def get_absolute_url(self):
         return reverse("customers:detail", kwargs={"pk": self.pk})
+
+    def set_search_keys(self):
+        """Derive the normalised phone and the search text from the fields people edit."""
+        self.phone_digits = normalize_phone(self.phone)
+        self.search_text = search_text(self.name, self.email, self.external_ref or "", self.phone_digits)
 
 
 class ContactQuerySet(models.QuerySet):
@@ -304,6 +321,7 @@ class Contact(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     phone_digits = models.CharField(max_length=32, blank=True, editable=False)
     email = models.EmailField(_("email"), blank=True)
+    search_text = models.TextField(blank=True, editable=False)
     is_primary = models.BooleanField(_("primary contact"), default=False)
     notes = models.CharField(_("notes"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
@@ -318,6 +336,11 @@ class Contact(models.Model):
 
     def __str__(self):
         return self.name
+
+    def set_search_keys(self):
+        """Derive the normalised phone and the search text from the fields people edit."""
+        self.phone_digits = normalize_phone(self.phone)
+        self.search_text = search_text(self.name, self.email, self.phone_digits)
 
 
 class InteractionQuerySet(models.QuerySet):
@@ -364,7 +387,10 @@ class Interaction(models.Model):
         ordering = ["-occurred_at", "-pk"]
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
-        indexes = [models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_time")]
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at"], name="interaction_customer_time"),
+            models.Index(fields=["actor", "-occurred_at"], name="interaction_actor_time"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.subject}"

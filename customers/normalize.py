@@ -42,6 +42,16 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def search_key(text: str) -> str:
+    """Case- and width-insensitive form of text for substring search: 'ＡＣＭＥ Ltd' → 'acme ltd'."""
+    return unicodedata.normalize("NFKC", text or "").casefold().strip()
+
+
+def search_text(*parts: str) -> str:
+    """The text a record is found by: its searchable fields, each as a search key, one per line."""
+    return "\n".join(key for key in map(search_key, parts) if key)
+
+
 def normalize_name(name: str) -> str:
     """Case-, width- and punctuation-insensitive name key, legal-form words removed."""
     key = unicodedata.normalize("NFKC", name or "").casefold()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Contact, Customer, Interaction, JobRun, Task
-from .normalize import normalize_email, normalize_phone
+from .normalize import normalize_email
 
 # Fields a person edits on the customer form; grade fields belong to analytics.
 EDITABLE_FIELDS = (
@@ -65,7 +65,7 @@ def _apply(customer: Customer, data: dict) -> list[str]:
         if getattr(customer, field) != value:
             setattr(customer, field, value)
             changed.append(field)
-    customer.phone_digits = normalize_phone(customer.phone)
+    customer.set_search_keys()
     if "marketing_consent" in changed:
         customer.consent_at = timezone.now() if customer.marketing_consent else None
     if not customer.marketing_consent:
@@ -174,8 +174,8 @@ def customer_restore(*, customer: Customer, actor) -> None:
 @transaction.atomic
 def contact_save(*, contact: Contact, actor) -> Contact:
     """Create or update a contact; a new primary contact demotes the previous one."""
-    contact.phone_digits = normalize_phone(contact.phone)
     contact.email = normalize_email(contact.email)
+    contact.set_search_keys()
     contact.save()
     if contact.is_primary:
         Contact.objects.filter(customer=contact.customer_id, is_primary=True).exclude(pk=contact.pk).update(

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 
 from customers import roles
 from tests.factories import TeamFactory, UserFactory
@@ -17,6 +18,14 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (filter choices are cached between requests)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

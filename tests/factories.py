@@ -50,14 +50,24 @@ class TagFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"tag-{n}")
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class SearchKeysMixin:
+    """Derive phone digits and search text as the services do before saving."""
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        obj = model_class(*args, **kwargs)
+        obj.set_search_keys()
+        obj.save()
+        return obj
+
+
+class CustomerFactory(SearchKeysMixin, factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
 
     name = factory.Sequence(lambda n: f"Customer {n:05d}")
     kind = Customer.Kind.ORGANISATION
     phone = factory.Sequence(lambda n: f"138{n:08d}")
-    phone_digits = factory.LazyAttribute(lambda c: "".join(ch for ch in c.phone if ch.isdigit()))
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     region = "广东"
     city = "深圳"
@@ -66,14 +76,13 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory, roles=["sales rep"])
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(SearchKeysMixin, factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
 
     customer = factory.SubFactory(CustomerFactory)
     name = factory.Faker("name")
     phone = factory.Sequence(lambda n: f"139{n:08d}")
-    phone_digits = factory.LazyAttribute(lambda c: c.phone)
     email = factory.Sequence(lambda n: f"contact{n}@example.com")
 
 

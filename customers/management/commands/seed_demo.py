@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from customers import demo_data as data
 from customers.models import Contact, Customer, Interaction, Tag, Task, Team
-from customers.normalize import normalize_email, normalize_phone
+from customers.normalize import normalize_email, normalize_phone, search_text
 
 # Customers generated and written per round; their contacts, interactions and tags follow them.
 CHUNK = 5000
@@ -370,6 +370,7 @@ class DemoSeeder:
             "updated_at": created_at if rng.random() < 0.4 else self.moment_between(created_at, self.now),
             "created_by_id": owner_id,
         }
+        customer["search_text"] = search_text(name, email, customer["external_ref"], customer["phone_digits"])
         drafted = Drafted(customer, chinese, domain, phone_pattern, key_account)
         tag_ids = rng.sample(self.tag_ids, self.tag_counts.pick(rng))
         if key_account and self.key_account_tag not in tag_ids:
@@ -417,6 +418,9 @@ class DemoSeeder:
             "updated_at": created_at,
             "created_by_id": owner_id,
         }
+        customer["search_text"] = search_text(
+            name, customer["email"], customer["external_ref"], customer["phone_digits"]
+        )
         self.duplicates += 1
         return Drafted(customer, original.chinese, original.domain, original.phone_pattern, False)
 
@@ -447,6 +451,7 @@ class DemoSeeder:
                     "created_at": customer["created_at"],
                 }
             )
+            contacts[-1]["search_text"] = search_text(name, contacts[-1]["email"], contacts[-1]["phone_digits"])
         return contacts
 
     def draft_interactions(self, drafted: Drafted, contacts: list[dict]) -> list[dict]:
