@@ -10,6 +10,11 @@ from .models import Customer, Tag
 CHOICES_CACHE_SECONDS = 300
 
 
+class OrderingFilter(django_filters.OrderingFilter):
+    # Our own catalogue translates this; django-filter ships none for zh-hans.
+    descending_fmt = _("%s (descending)")
+
+
 class CustomerFilter(django_filters.FilterSet):
     """Filters over the customers a user may see (the queryset passed in is already scoped)."""
 
@@ -33,7 +38,7 @@ class CustomerFilter(django_filters.FilterSet):
     archived = django_filters.ChoiceFilter(
         label=_("Status"), choices=ARCHIVE_CHOICES, method="filter_archived", empty_label=None
     )
-    sort = django_filters.OrderingFilter(
+    sort = OrderingFilter(
         label=_("Sort by"),
         empty_label=_("Name (default)"),
         fields=(

@@ -55,8 +55,9 @@ class CustomerForm(forms.ModelForm):
             "notes",
         ]
         widgets = {
-            "birthday": forms.DateInput(attrs={"type": "date"}),
-            "anniversary": forms.DateInput(attrs={"type": "date"}),
+            # type="date" inputs take only ISO dates, whatever the language's date format.
+            "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "anniversary": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
@@ -204,7 +205,7 @@ class InteractionForm(forms.ModelForm):
 
 class TaskForm(forms.Form):
     title = forms.CharField(label=_("Task"), max_length=200)
-    due_date = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     owner = forms.ModelChoiceField(label=_("For"), queryset=get_user_model().objects.none())
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

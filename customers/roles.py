@@ -1,5 +1,7 @@
 """Roles are Django groups; these names are the contract with seed_demo and the admin."""
 
+from django.utils.translation import gettext_lazy as _
+
 ADMIN = "admin"
 MANAGER = "manager"
 SALES_MANAGER = "sales manager"
@@ -7,6 +9,17 @@ SALES_REP = "sales rep"
 SERVICE_AGENT = "service agent"
 SERVICE_SUPERVISOR = "service supervisor"
 MARKETING = "marketing"
+
+# Labels people read; the group names above stay English because code and seed data use them.
+LABELS = {
+    ADMIN: _("Admin"),
+    MANAGER: _("Manager"),
+    SALES_MANAGER: _("Sales manager"),
+    SALES_REP: _("Sales rep"),
+    SERVICE_AGENT: _("Service agent"),
+    SERVICE_SUPERVISOR: _("Service supervisor"),
+    MARKETING: _("Marketing"),
+}
 
 ALL_ROLES = (ADMIN, MANAGER, SALES_MANAGER, SALES_REP, SERVICE_AGENT, SERVICE_SUPERVISOR, MARKETING)
 SERVICE_ROLES = frozenset({SERVICE_AGENT, SERVICE_SUPERVISOR})
