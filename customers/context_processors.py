@@ -42,4 +42,8 @@ def navigation(request):
     matching = [item for item in items if path == item["url"] or (item["url"] != "/" and path.startswith(item["url"]))]
     if matching:
         max(matching, key=lambda item: len(item["url"]))["active"] = True
-    return {"nav_items": items, "user_roles": sorted(str(roles.LABELS.get(name, name)) for name in roles.roles_of(user)), "is_crm_admin": roles.is_admin(user)}
+    return {
+        "nav_items": items,
+        "user_roles": sorted(str(roles.LABELS.get(name, name)) for name in roles.roles_of(user)),
+        "is_crm_admin": roles.is_admin(user),
+    }

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import roles
 from .models import Contact, Customer, Interaction, Tag, managed_user_ids
+from .services import EDITABLE_FIELDS
 
 
 def sales_users_for(user):
@@ -34,26 +35,8 @@ class CustomerForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = [
-            "kind",
-            "name",
-            "external_ref",
-            "phone",
-            "email",
-            "region",
-            "city",
-            "address",
-            "industry",
-            "category",
-            "relationship_level",
-            "owner",
-            "source",
-            "marketing_consent",
-            "consent_channel",
-            "birthday",
-            "anniversary",
-            "notes",
-        ]
+        # The referrer is chosen by name or reference (referred_by_lookup), not from a list.
+        fields = [name for name in EDITABLE_FIELDS if name != "referred_by"]
         widgets = {
             # type="date" inputs take only ISO dates, whatever the language's date format.
             "birthday": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -8,34 +8,12 @@ from django.utils.translation import gettext_lazy
 from .forms import InteractionForm, TaskForm
 from .models import Customer
 from .permissions import can_log_activity
-from .services import read_change_reason
+from .services import EDITABLE_FIELDS, read_change_reason
 
 HISTORY_LIMIT = 30
 INTERACTION_LIMIT = 50
 # Fields whose changes the history panel shows, in form order.
-HISTORY_FIELDS = (
-    "name",
-    "kind",
-    "external_ref",
-    "phone",
-    "email",
-    "region",
-    "city",
-    "address",
-    "industry",
-    "category",
-    "relationship_level",
-    "owner",
-    "source",
-    "referred_by",
-    "marketing_consent",
-    "consent_channel",
-    "birthday",
-    "anniversary",
-    "notes",
-    "archived",
-    "merged_into",
-)
+HISTORY_FIELDS = (*EDITABLE_FIELDS, "archived", "merged_into")
 REASONS = {
     "archived": gettext_lazy("archived"),
     "restored": gettext_lazy("restored"),

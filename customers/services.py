@@ -17,20 +17,21 @@ from django.utils.translation import gettext as _
 from .models import Contact, Customer, Interaction, JobRun, Task
 from .normalize import normalize_email
 
-# Fields a person edits on the customer form; grade fields belong to analytics.
+# Fields a person edits on the customer form, in its order; grade fields belong to analytics.
+# The form, the history panel and the merge page take their field lists from here.
 EDITABLE_FIELDS = (
-    "external_ref",
-    "kind",
     "name",
+    "kind",
+    "external_ref",
     "phone",
     "email",
     "region",
     "city",
     "address",
     "industry",
-    "owner",
     "category",
     "relationship_level",
+    "owner",
     "source",
     "referred_by",
     "marketing_consent",

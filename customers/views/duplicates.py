@@ -17,34 +17,14 @@ from ..duplicates import find_duplicate_groups, load_group_customers
 from ..merging import MergeError, fill_values, related_counts
 from ..merging import customer_merge as merge_customers
 from ..models import Customer
+from ..services import EDITABLE_FIELDS
 
 GROUPS_PER_PAGE = 25
 MERGE_ROLES = (roles.ADMIN, roles.SALES_MANAGER, roles.SALES_REP)
 
 # Fields compared side by side on the merge page, in the order of the customer form.
 # `created_at` is shown to tell the records apart, not highlighted: it always differs.
-COMPARED_FIELDS = (
-    "name",
-    "external_ref",
-    "kind",
-    "phone",
-    "email",
-    "region",
-    "city",
-    "address",
-    "industry",
-    "owner",
-    "category",
-    "relationship_level",
-    "source",
-    "referred_by",
-    "marketing_consent",
-    "birthday",
-    "anniversary",
-    "notes",
-    "tags",
-    "created_at",
-)
+COMPARED_FIELDS = (*EDITABLE_FIELDS, "tags", "created_at")
 
 
 def _require_merge_role(user):
