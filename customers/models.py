@@ -525,6 +525,8 @@ class ImportJob(models.Model):
     kind = models.CharField(max_length=32, default="customers")
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
     original_name = models.CharField(max_length=255)
+    # The uploader's language: the job writes its reasons and summaries in it.
+    language = models.CharField(max_length=16, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)

@@ -76,6 +76,7 @@ def import_start(request):
                 kind="customers",
                 file=upload,
                 original_name=upload.name[:255],
+                language=request.LANGUAGE_CODE,
                 created_by=request.user,
             )
             transaction.on_commit(lambda: tasks.run_customer_import.delay(job.pk))

@@ -10,9 +10,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
-from customers import export, importing, roles
+from customers import export, importing, panel_context, roles
 from customers.models import Customer, ImportJob, JobRun, Tag
 from tests.factories import CustomerFactory, TagFactory, UserFactory
 
@@ -425,6 +426,40 @@ def test_a_customer_changed_after_checking_stops_the_whole_import(tmp_path):
     assert not Customer.objects.filter(external_ref="V2").exists()
 
 
+def test_an_import_that_changes_tags_shows_the_tag_change_in_the_history_panel(tmp_path, rf, admin_user):
+    customer = CustomerFactory(external_ref="T1", name="Acme")
+    customer.tags.add(TagFactory(name="keep"), TagFactory(name="old"))
+    path = write_csv(tmp_path / "tags.csv", ["external_ref", "name", "tags"], [["T1", "Acme", "keep; 新客户"]])
+
+    run_command(path)
+
+    request = rf.get(customer.get_absolute_url())
+    request.user = admin_user
+    latest = panel_context.history(request, customer)["entries"][0]
+    assert (latest["type"], str(latest["reason"])) == ("~", "imported")
+    assert latest["changes"] == [{"field": "tags", "old": "keep, old", "new": "keep, 新客户"}]
+
+
+def test_imported_customers_are_found_by_search(tmp_path):
+    CustomerFactory(external_ref="S1", name="Old name", phone="", email="")
+    path = write_csv(
+        tmp_path / "search.csv",
+        ["external_ref", "name", "phone", "email"],
+        [["S1", "华南贸易", "138-0000-1234", ""], ["S2", "ＡＣＭＥ Trading", "", "Info@Acme.cn"]],
+    )
+
+    run_command(path)
+
+    def found(text):
+        return list(Customer.objects.search(text).values_list("external_ref", flat=True))
+
+    assert found("华南") == ["S1"]
+    assert found("13800001234") == ["S1"]
+    assert found("acme trading") == ["S2"]
+    assert found("info@acme") == ["S2"]
+    assert found("Old name") == []
+
+
 # Round trip with the export ---------------------------------------------------------------------
 
 
@@ -565,6 +600,32 @@ def test_upload_with_bad_rows_lists_them_and_imports_nothing(
     assert "Nothing was imported." in html
     assert "2 of 3 rows have problems." in html
     assert "email &#x27;foo@&#x27; is not a valid email address" in html
+
+
+def test_the_import_job_reports_in_the_uploaders_language(
+    login, team_manager, settings, django_capture_on_commit_callbacks
+):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client = login(team_manager)
+    for language in ("en", "zh-hans"):
+        with django_capture_on_commit_callbacks() as callbacks:
+            client.post(
+                reverse("customers:import"),
+                {"file": SimpleUploadedFile("bad.csv", b"name,email\nBad,foo@\n")},
+                HTTP_ACCEPT_LANGUAGE=language,
+            )
+        # The worker serves no request: without the job's language it would write in LANGUAGE_CODE.
+        translation.deactivate()
+        for callback in callbacks:
+            callback()
+
+    english, chinese = ImportJob.objects.order_by("pk")
+    assert english.language == "en"
+    assert english.errors == [{"line": 2, "reason": "email 'foo@' is not a valid email address"}]
+    assert english.message == "1 bad row in 1; nothing was imported."
+    assert chinese.language == "zh-hans"
+    assert chinese.errors[0]["reason"] != english.errors[0]["reason"]
+    assert chinese.message != english.message
 
 
 def test_user_without_import_permission_gets_403(login, outsider):
