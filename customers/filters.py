@@ -3,6 +3,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .models import Customer, Tag
@@ -11,8 +12,15 @@ CHOICES_CACHE_SECONDS = 300
 
 
 class OrderingFilter(django_filters.OrderingFilter):
-    # Our own catalogue translates this; django-filter ships none for zh-hans.
-    descending_fmt = _("%s (descending)")
+    """Sort choices whose "(descending)" is translated per request: django-filter formats it once,
+    at import, and ships no zh-hans catalogue."""
+
+    def build_choices(self, fields, labels):
+        choices = []
+        for field, param in fields.items():
+            label = labels.get(field, param)
+            choices += [(param, label), (f"-{param}", format_lazy(_("{} (descending)"), label))]
+        return choices
 
 
 class CustomerFilter(django_filters.FilterSet):
