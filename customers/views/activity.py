@@ -22,46 +22,53 @@ def _customer_for_activity(request, pk):
     return customer
 
 
-def _panel_response(request, customer, template, context):
+def _in_place(request, customer, form, *, save, panel, template, form_key, saved, page):
+    """Shared flow of the forms logged from a 360 panel: htmx posts get the refreshed panel
+    (with the form and its errors, or a notice), plain posts a redirect or the full-page form."""
+    if request.method == "POST" and form.is_valid():
+        save(form.cleaned_data)
+        if not request.htmx:
+            messages.success(request, saved)
+            return redirect(customer)
+        context = panel(request, customer)
+        context["saved"] = saved
+    elif request.htmx:
+        context = {**panel(request, customer), form_key: form}
+    else:
+        return render(request, page, {"customer": customer, "form": form})
     return render(request, template, {"customer": customer, "panel": {"context": context}})
 
 
 def interaction_create(request, pk):
-    """Log an interaction. htmx posts get the refreshed timeline panel; plain posts a redirect."""
+    """Log a visit, call, email, message or meeting with a customer."""
     customer = _customer_for_activity(request, pk)
-    form = InteractionForm(request.POST or None, customer=customer)
-    if request.method == "POST" and form.is_valid():
-        services.interaction_log(customer=customer, actor=request.user, **form.cleaned_data)
-        if request.htmx:
-            context = panel_context.interactions(request, customer)
-            context["just_logged"] = True
-            return _panel_response(request, customer, "customers/panels/interactions.html", context)
-        messages.success(request, _("Interaction logged."))
-        return redirect(customer)
-    if request.htmx:
-        context = panel_context.interactions(request, customer)
-        context["interaction_form"] = form
-        return _panel_response(request, customer, "customers/panels/interactions.html", context)
-    return render(request, "customers/interaction_form.html", {"customer": customer, "form": form})
+    return _in_place(
+        request,
+        customer,
+        InteractionForm(request.POST or None, customer=customer),
+        save=lambda data: services.interaction_log(customer=customer, actor=request.user, **data),
+        panel=panel_context.interactions,
+        template="customers/panels/interactions.html",
+        form_key="interaction_form",
+        saved=_("Interaction logged."),
+        page="customers/interaction_form.html",
+    )
 
 
 def task_create(request, pk):
-    """Plan a follow-up task for a customer, in place (htmx) or as a plain form."""
+    """Plan a follow-up task for a customer."""
     customer = _customer_for_activity(request, pk)
-    form = TaskForm(request.POST or None, user=request.user, customer=customer)
-    if request.method == "POST" and form.is_valid():
-        services.task_create(customer=customer, created_by=request.user, **form.cleaned_data)
-        if request.htmx:
-            context = panel_context.open_tasks(request, customer)
-            context["just_planned"] = True
-            return _panel_response(request, customer, "customers/panels/tasks.html", context)
-        messages.success(request, _("Task planned."))
-        return redirect(customer)
-    if request.htmx:
-        context = panel_context.open_tasks(request, customer)
-        context["task_form"] = form
-        return _panel_response(request, customer, "customers/panels/tasks.html", context)
-    return render(request, "customers/task_form.html", {"customer": customer, "form": form})
+    return _in_place(
+        request,
+        customer,
+        TaskForm(request.POST or None, user=request.user, customer=customer),
+        save=lambda data: services.task_create(customer=customer, created_by=request.user, **data),
+        panel=panel_context.open_tasks,
+        template="customers/panels/tasks.html",
+        form_key="task_form",
+        saved=_("Task planned."),
+        page="customers/task_form.html",
+    )
 
 
 @require_POST
