@@ -219,6 +219,18 @@ CRM_DEFAULT_SCHEDULES = {
         "task": "customers.tasks.summarise_overdue_tasks",
         "every_seconds": env.int("OVERDUE_SUMMARY_EVERY_SECONDS", default=3600),
     },
+    "customer-pool-recycling": {
+        "task": "sales.tasks.recycle_customer_pool",
+        "crontab": {"minute": "10", "hour": "3"},
+    },
+    "ticket-escalation": {
+        "task": "service.tasks.escalate_tickets",
+        "every_seconds": env.int("ESCALATION_EVERY_SECONDS", default=300),
+    },
+    "survey-invitations": {
+        "task": "service.tasks.send_survey_invitations",
+        "crontab": {"minute": "15"},
+    },
 }
 
 LOGGING = {

@@ -11,5 +11,9 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    path("sales/", include("sales.urls")),
+    path("service/", include("service.urls")),
+    path("leads/", include("sales.public_urls")),
+    path("survey/", include("service.public_urls")),
     path("", include("customers.urls")),
 ]

@@ -8,8 +8,6 @@ skipping the model layer (and so django-simple-history, which is fine for seeded
 """
 
 import datetime
-import io
-import json
 import random
 import re
 import time
@@ -21,17 +19,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers import demo_data as data
+from customers import demo_steps
+from customers.bulk import TableWriter, reserve_ids
 from customers.models import Contact, Customer, Interaction, Tag, Task, Team
 from customers.normalize import normalize_email, normalize_phone, search_text
 
 # Customers generated and written per round; their contacts, interactions and tags follow them.
 CHUNK = 5000
-BATCH_SIZE = 5000
 EXTERNAL_REF = re.compile(r"^C(\d+)$")
 HISTORY_DAYS = 3 * 365
 # One customer in this many is a key account with a long history (the 360 page's worst case).
@@ -47,102 +46,6 @@ class Weighted:
 
     def pick(self, rng: random.Random):
         return self.items[bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]
-
-
-# PostgreSQL COPY text format: these characters are written as backslash escapes.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_NULL = "\\N"
-
-
-def _copy_text(field):
-    """How one field's Python value is written in PostgreSQL's COPY text format."""
-    kind = field.get_internal_type()
-    if kind == "BooleanField":
-        return lambda v: _COPY_NULL if v is None else ("t" if v else "f")
-    if kind in {"DateTimeField", "DateField"}:
-        return lambda v: _COPY_NULL if v is None else v.isoformat()
-    if kind == "JSONField":
-        return lambda v: _COPY_NULL if v is None else json.dumps(v).translate(_COPY_ESCAPES)
-    return lambda v: _COPY_NULL if v is None else str(v).translate(_COPY_ESCAPES)
-
-
-class TableWriter:
-    """Inserts plain rows (dicts of attnames) into one model's table: COPY on PostgreSQL, else executemany.
-
-    bulk_create spends more time preparing each value than the database spends storing it;
-    at 100,000 customers that is minutes. Columns a row leaves out get the field's default.
-    """
-
-    def __init__(self, model, *, with_ids: bool):
-        fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
-        ops = connection.ops
-        self.names = [f.attname for f in fields]
-        self.defaults = {f.attname: f.get_default() for f in fields if not f.primary_key}
-        self.copy = connection.vendor == "postgresql"
-        table = ops.quote_name(model._meta.db_table)
-        columns = ", ".join(ops.quote_name(f.column) for f in fields)
-        if self.copy:
-            self.converters = [_copy_text(f) for f in fields]
-            self.sql = f"COPY {table} ({columns}) FROM STDIN"
-        else:
-            # DateTimeField is a DateField: test it first. SQLite stores aware datetimes as UTC text.
-            self.converters = [
-                ops.adapt_datetimefield_value
-                if isinstance(f, models.DateTimeField)
-                else ops.adapt_datefield_value
-                if isinstance(f, models.DateField)
-                else None
-                for f in fields
-            ]
-            placeholders = ", ".join(["%s"] * len(fields))
-            self.sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from _meta
-        self.written = 0
-
-    def write(self, rows: list[dict]) -> None:
-        if not rows:
-            return
-        defaults, names, converters = self.defaults, self.names, self.converters
-        with connection.cursor() as cursor:
-            if self.copy:
-                text = io.StringIO()
-                for row in rows:
-                    full = {**defaults, **row}
-                    text.write("\t".join([convert(full[n]) for n, convert in zip(names, converters, strict=True)]))
-                    text.write("\n")
-                text.seek(0)
-                cursor.cursor.copy_expert(self.sql, text)
-            else:
-                values = []
-                for row in rows:
-                    full = {**defaults, **row}
-                    values.append(
-                        tuple(full[n] if c is None else c(full[n]) for n, c in zip(names, converters, strict=True))
-                    )
-                for start in range(0, len(values), BATCH_SIZE):
-                    cursor.executemany(self.sql, values[start : start + BATCH_SIZE])
-        self.written += len(rows)
-
-
-def reserve_ids(model, count: int) -> list[int]:
-    """Ids for `count` new rows of `model`, taken so that the database never hands them out again."""
-    if count == 0:
-        return []
-    ops = connection.ops
-    table, pk = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(f"SELECT MAX({ops.quote_name(pk)}) FROM {ops.quote_name(table)}")  # noqa: S608 - names from _meta
-        top = cursor.fetchone()[0] or 0
-        if connection.vendor == "sqlite":
-            # AUTOINCREMENT never reuses the id of a deleted row (its history still points at it); neither do we.
-            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-            row = cursor.fetchone()
-            top = max(top, row[0] if row else 0)
-    return list(range(top + 1, top + 1 + count))
 
 
 @dataclass
@@ -666,11 +569,18 @@ class Command(BaseCommand):
             rng = random.Random(seed) if first_number == 1 else random.Random(f"{seed}/{first_number}")
             seeder = DemoSeeder(rng=rng, users=users, tags=ensure_tags(), first_number=first_number, now=timezone.now())
             counts = seeder.seed(customers, with_staff_tasks=not existing)
+            other_counts = demo_steps.run_all(
+                seed=f"{seed}/{first_number}",
+                users=users,
+                customer_ids=seeder.customer_ids,
+                now=seeder.now,
+                first_run=not existing,
+            )
         elapsed = time.perf_counter() - started
         if verbosity:
-            self.report(counts, elapsed, users)
+            self.report(counts, other_counts, elapsed, users)
 
-    def report(self, counts: dict, elapsed: float, users: dict):
+    def report(self, counts: dict, other_counts: dict, elapsed: float, users: dict):
         rate = counts["customers"] / elapsed if elapsed > 0 else 0
         self.stdout.write(
             _(
@@ -680,6 +590,11 @@ class Command(BaseCommand):
             )
             % {**counts, "seconds": elapsed, "rate": rate}
         )
+        if other_counts:
+            self.stdout.write(
+                _("Also created: %(counts)s.")
+                % {"counts": ", ".join(f"{number} {name}" for name, number in other_counts.items())}
+            )
         self.stdout.write(_("Demo logins (password for all: %(password)s):") % {"password": data.DEMO_PASSWORD})
         for username, role_names, *_rest in data.DEMO_USERS:
             user = users[username]

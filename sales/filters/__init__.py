@@ -1,0 +1,1 @@
+"""Sales filters, one module per area (leads, opportunities, orders, pool, reports)."""

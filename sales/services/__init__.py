@@ -1,0 +1,1 @@
+"""Sales services, one module per area (leads, opportunities, orders, pool, reports)."""

@@ -1,0 +1,3 @@
+"""Views of the sales app: opportunities."""
+
+urlpatterns = []

@@ -1,0 +1,1 @@
+"""Service-app forms, one module per area."""

@@ -1,0 +1,1 @@
+"""Service-app services, one module per area (tickets, sla, surveys, reports)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the service app: thin adapters over services."""

@@ -1,0 +1,1 @@
+"""Views of the service app, one module per area; each module lists its own URL patterns."""

@@ -1,0 +1,3 @@
+"""Views of the service app: surveys."""
+
+urlpatterns = []
