@@ -160,6 +160,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("Admin", a) for a in env.list("ADMIN_EMAILS", default=[])]
 
+# What customers read in survey emails and on the public pages, and where their links point.
+CRM_COMPANY_NAME = env("CRM_COMPANY_NAME", default="Demo Company 演示公司")
+CRM_BASE_URL = env("CRM_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
 # Security. Every setting has a safe production default; DEBUG relaxes the HTTPS ones.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -5,15 +5,22 @@ from django.utils.translation import gettext_lazy as _
 
 from . import roles
 
-# (label, url name, icon, roles that see it — empty: everyone with a role). Later apps add theirs here.
+# (label, url name, icon, roles that see it — empty: everyone with a role, section heading).
+# Later apps add their own section with `add_section` from their AppConfig.ready().
 NAVIGATION = [
-    (_("Home"), "customers:home", "house", ()),
-    (_("Customers"), "customers:list", "people", ()),
-    (_("My tasks"), "customers:task_list", "check2-square", ()),
-    (_("Duplicates"), "customers:duplicates", "intersect", (roles.ADMIN, roles.SALES_MANAGER, roles.SALES_REP)),
-    (_("Import customers"), "customers:import", "upload", ("perm:customers.import_customers",)),
-    (_("Job runs"), "customers:job_runs", "clock-history", (roles.ADMIN, roles.MANAGER)),
+    (_("Home"), "customers:home", "house", (), ""),
+    (_("Customers"), "customers:list", "people", (), ""),
+    (_("My tasks"), "customers:task_list", "check2-square", (), ""),
+    (_("Duplicates"), "customers:duplicates", "intersect", (roles.ADMIN, roles.SALES_MANAGER, roles.SALES_REP), ""),
+    (_("Import customers"), "customers:import", "upload", ("perm:customers.import_customers",), ""),
 ]
+# Shown last, after every app's section.
+_TRAILING = [(_("Job runs"), "customers:job_runs", "clock-history", (roles.ADMIN, roles.MANAGER), _("System"))]
+
+
+def add_section(section, items) -> None:
+    """Add a sidebar section: `items` are (label, url name, icon, roles) like NAVIGATION's."""
+    NAVIGATION.extend((label, name, icon, needs, section) for label, name, icon, needs in items)
 
 
 def _allowed(user, needs):
@@ -34,8 +41,8 @@ def navigation(request):
         return {}
     path = request.path
     items = [
-        {"label": label, "url": reverse(name), "icon": icon, "active": False}
-        for label, name, icon, needs in NAVIGATION
+        {"label": label, "url": reverse(name), "icon": icon, "section": section, "active": False}
+        for label, name, icon, needs, section in [*NAVIGATION, *_TRAILING]
         if _allowed(user, needs)
     ]
     # The item whose address is the longest prefix of the current path is the active one.

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import roles
+from .. import home_cards, roles
 from ..models import Contact, Customer, Interaction, JobRun, Task
 
 SEARCH_LIMIT = 10
@@ -32,6 +32,7 @@ def home(request):
         if roles.has_role(user, roles.SALES_REP, roles.SALES_MANAGER)
         else None,
         "show_jobs": roles.has_role(user, roles.ADMIN, roles.MANAGER),
+        "app_cards": home_cards.cards_for(request),
     }
     if context["show_jobs"]:
         context["last_runs"] = last_runs()
