@@ -21,6 +21,9 @@ PUBLIC = {
     "login": "the login page itself",
     "set_language": "switching language works before logging in (login page)",
     "admin:login": "the admin's own login page",
+    "lead_capture:form": "the public lead-capture form a company links from its website (honeypot, rate limit)",
+    "lead_capture:thanks": "the thank-you page after the public lead-capture form",
+    "survey:answer": "customers answer a satisfaction survey from an emailed link, without an account",
 }
 APP_LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"
