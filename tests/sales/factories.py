@@ -1,6 +1,7 @@
 """Factories of the sales app (the customers' ones are in tests/factories.py)."""
 
 import datetime
+import importlib
 from decimal import Decimal
 
 import factory
@@ -9,9 +10,18 @@ from sales.models import Lead, Opportunity, Order, OrderLine, Pipeline, Product,
 from tests.factories import CustomerFactory, UserFactory
 
 
+def ensure_default_pipeline() -> Pipeline:
+    """The default pipeline the data migration creates; made again when a transactional test flushed it."""
+    from django.apps import apps
+
+    migration = importlib.import_module("sales.migrations.0002_default_pipeline")
+    migration.create_default_pipeline(apps, None)
+    return Pipeline.objects.get(is_default=True)
+
+
 def default_stage(name: str) -> Stage:
     """A stage of the default pipeline that the migration creates (Prospecting … Won, Lost)."""
-    return Stage.objects.get(pipeline__is_default=True, name=name)
+    return ensure_default_pipeline().stages.get(name=name)
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -77,6 +87,7 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = OrderLine
+        skip_postgeneration_save = True
 
     order = factory.SubFactory(OrderFactory)
     product = factory.SubFactory(ProductFactory)
