@@ -7,6 +7,9 @@ class ServiceConfig(AppConfig):
     verbose_name = _("Service")
 
     def ready(self):
-        from . import panels
+        from . import demo, home, panels, survey_panels
 
         panels.register_panels()
+        survey_panels.register_survey_panels()
+        demo.register_demo()
+        home.register()
