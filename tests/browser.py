@@ -153,6 +153,20 @@ def log_in(page, user, password=PASSWORD):
     expect(page, f"logging in as {user.username!r} left the browser on the login page").not_to_have_url(LOGIN_URL)
 
 
+def drag(page, handle, target) -> None:
+    """Drag `handle` onto `target` with real mouse steps: SortableJS needs the pointer to travel, not to teleport."""
+    source = handle.bounding_box()
+    box = target.bounding_box()
+    page.mouse.move(source["x"] + 5, source["y"] + source["height"] / 2)
+    page.mouse.down()
+    steps = 12
+    for step in range(1, steps + 1):
+        x = source["x"] + (box["x"] + box["width"] / 2 - source["x"]) * step / steps
+        y = source["y"] + (box["y"] + 20 - source["y"]) * step / steps
+        page.mouse.move(x, y)
+    page.mouse.up()
+
+
 def overflow_width(page) -> int:
     """By how many CSS pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
     return page.evaluate(

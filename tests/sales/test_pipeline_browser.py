@@ -1,16 +1,14 @@
 """Browser tests of the kanban pipeline: drag a card to Won, then see the order draft."""
 
-import importlib
 import re
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 
 from sales.models import Order
-from tests.browser import PHONE, console_problems, expect, overflow_width
+from tests.browser import PHONE, console_problems, drag, expect, overflow_width
 from tests.factories import CustomerFactory
-from tests.sales.factories import OpportunityFactory, ProductFactory, default_stage
+from tests.sales.factories import OpportunityFactory, ProductFactory, default_stage, ensure_default_pipeline
 
 # serialized_rollback: the default pipeline comes from a data migration, which a flush would remove.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -20,22 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 def _default_pipeline(transactional_db):
     """The default pipeline, recreated if a flush between transactional tests removed it (seen on
     PostgreSQL in long runs even with serialized_rollback)."""
-    migration = importlib.import_module("sales.migrations.0002_default_pipeline")
-    migration.create_default_pipeline(apps, None)
-
-
-def _drag(page, card, column):
-    """Drag with real mouse steps: SortableJS needs the pointer to travel, not to teleport."""
-    source = card.locator(".drag-handle").bounding_box()
-    target = column.locator(".pipeline-cards").bounding_box()
-    page.mouse.move(source["x"] + 5, source["y"] + source["height"] / 2)
-    page.mouse.down()
-    steps = 12
-    for step in range(1, steps + 1):
-        x = source["x"] + (target["x"] + target["width"] / 2 - source["x"]) * step / steps
-        y = source["y"] + (target["y"] + 20 - source["y"]) * step / steps
-        page.mouse.move(x, y)
-    page.mouse.up()
+    ensure_default_pipeline()
 
 
 @pytest.mark.parametrize("how", ["drag", "form"])
@@ -51,7 +34,7 @@ def test_rep_drags_a_card_to_won_and_sees_the_order_draft(logged_in_page, owner,
     if how == "drag":
         # Sortable is bound once pipeline.js has run (it marks each column).
         won.locator(".pipeline-cards[data-sortable]").wait_for(state="attached")
-        _drag(page, card, won)
+        drag(page, card.locator(".drag-handle"), won.locator(".pipeline-cards"))
     else:
         card.locator("select[name=stage]").select_option(label="Won")
         card.get_by_role("button", name="Move").click()
