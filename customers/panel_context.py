@@ -19,6 +19,11 @@ REASONS = {
     "restored": gettext_lazy("restored"),
     "merged": gettext_lazy("merged"),
     "imported": gettext_lazy("imported"),
+    # Written by the sales app's customer pool.
+    "recycled to the pool": gettext_lazy("recycled to the pool"),
+    "released to the pool": gettext_lazy("released to the pool"),
+    "claimed from the pool": gettext_lazy("claimed from the pool"),
+    "assigned from the pool": gettext_lazy("assigned from the pool"),
 }
 
 

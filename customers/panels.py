@@ -26,11 +26,24 @@ class Panel:
 
 
 _registry: dict[str, Panel] = {}
+# Templates of buttons other apps add to the page's actions ("Release to the pool"); each is
+# rendered with the page's context (`customer`, `can_edit`) and decides itself whether to show.
+_action_templates: dict[str, str] = {}
 
 
 def register(panel: Panel) -> None:
     """Add or replace a panel on the customer 360 page."""
     _registry[panel.key] = panel
+
+
+def register_action(key: str, template_name: str) -> None:
+    """Add or replace a button template in the customer 360 page's actions."""
+    _action_templates[key] = template_name
+
+
+def action_templates() -> list[str]:
+    """The registered action button templates, by key."""
+    return [_action_templates[key] for key in sorted(_action_templates)]
 
 
 def panels_for(request, customer) -> dict[str, list[dict]]:

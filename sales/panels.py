@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers import roles
-from customers.panels import MAIN, Panel, register
+from customers.panels import MAIN, Panel, register, register_action
 from customers.permissions import can_edit
 
 OPPORTUNITY_LIMIT = 20
@@ -134,3 +134,4 @@ def register_panels() -> None:
             "purchase_history", _("Purchase history"), "sales/panels/purchase_history.html", purchase_history, 40, MAIN
         )
     )
+    register_action("pool_release", "sales/partials/pool_release.html")

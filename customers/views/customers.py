@@ -90,7 +90,11 @@ class CustomerDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         customer = self.object
-        context.update(can_edit=can_edit(self.request.user, customer), panels=panels.panels_for(self.request, customer))
+        context.update(
+            can_edit=can_edit(self.request.user, customer),
+            panels=panels.panels_for(self.request, customer),
+            action_templates=panels.action_templates(),
+        )
         return context
 
 
