@@ -7,6 +7,8 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self):
-        from . import panels
+        from . import demo, home, panels
 
         panels.register_panels()
+        demo.register_demo()
+        home.register()

@@ -1,4 +1,4 @@
-from .views import leads, opportunities, orders, pool, reports
+from .views import leads, opportunities, order_imports, orders, pool, reports
 
 app_name = "sales"
 
@@ -6,6 +6,7 @@ app_name = "sales"
 urlpatterns = [
     *leads.urlpatterns,
     *opportunities.urlpatterns,
+    *order_imports.urlpatterns,
     *orders.urlpatterns,
     *pool.urlpatterns,
     *reports.urlpatterns,

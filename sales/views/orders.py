@@ -26,6 +26,7 @@ from ..forms.orders import OrderForm, OrderLineFormSet, ProductForm
 from ..models import SALES_ROLES, Opportunity, Order, Product
 from ..services import orders as order_services
 from ..services import products as product_services
+from .order_imports import can_import_orders
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -182,6 +183,7 @@ class OrderListView(FilterView):
             querystring=_querystring(self.request),
             page_sizes=PAGE_SIZES,
             can_create=can_create_orders(self.request.user),
+            can_import=can_import_orders(self.request.user),
             filtered=any(
                 self.request.GET.get(key)
                 for key in ("q", "customer_q", "customer", "status", "owner", "date_from", "date_to")
