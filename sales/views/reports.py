@@ -102,7 +102,7 @@ def _csv(table: str, report) -> HttpResponse:
         header = [_("Close month"), _("Opportunities"), _("Amount"), _("Weighted amount")]
         rows = [[f"{r['month']:%Y-%m}", r["count"], r["amount"], r["weighted"]] for r in report.forecast]
     else:
-        header = [_("Rep"), _("Order amount"), _("Won amount"), _("Target"), _("% of target")]
+        header = [_("Rep"), _("Order amount"), _("Won amount"), _("Target"), _("Target reached")]
         rows = [
             [
                 r["name"],
