@@ -31,7 +31,10 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 WARM_UP = 3
 IMPORT_ROWS = 10_000
+ORDER_IMPORT_ROWS = 100_000
 IMPORT_PREFIX = "BENCH-IMP-"
+# Who the pages are timed for: sees everything; sees their own; works the service queue.
+BENCH_USERS = ("manager", "sales1", "service1")
 
 
 def configure_environment() -> None:
@@ -217,6 +220,18 @@ def busiest_customer(user) -> int | None:
 
 
 def pages_for(user) -> list[tuple[str, str, dict]]:
+    """The pages to time for `user`: the customer pages for sales people and managers, then each app's own."""
+    from bench import sales as sales_bench
+    from bench import service as service_bench
+    from customers import roles
+
+    pages = []
+    if roles.has_role(user, roles.ADMIN, roles.MANAGER, roles.SALES_MANAGER, roles.SALES_REP):
+        pages += customer_pages_for(user) + sales_bench.pages_for(user)
+    return pages + service_bench.pages_for(user)
+
+
+def customer_pages_for(user) -> list[tuple[str, str, dict]]:
     detail = busiest_customer(user)
     pages = [
         ("Home", "/", {}),
@@ -284,7 +299,7 @@ def measure_pages(requests: int) -> tuple[list[dict], list[str]]:
     from django.test import Client
 
     rows, warnings_ = [], []
-    for username in ("manager", "sales1"):
+    for username in BENCH_USERS:
         user = get_user_model().objects.get(username=username)
         client = Client()
         client.force_login(user, backend=MODEL_BACKEND)
@@ -294,6 +309,8 @@ def measure_pages(requests: int) -> tuple[list[dict], list[str]]:
                 {"user": username, "page": label, "url": url_of(path, params)}
                 | measure_page(client, path, params, requests)
             )
+        if username == "service1":
+            continue
         small = request_once(client, "/customers/", {"per_page": "25"})
         large = request_once(client, "/customers/", {"per_page": "100"})
         if small[0].status_code == large[0].status_code == 200 and len(small[1]) != len(large[1]):
@@ -343,8 +360,10 @@ def machine_facts() -> dict:
     }
 
 
-def report(*, facts, seeding, importing, pages, warnings_, customers, requests) -> str:
+def report(*, facts, seeding, importing, order_import, tickets, pages, warnings_, customers, requests) -> str:
     from customers.models import Customer, Interaction
+    from sales.models import Order, OrderLine
+    from service.models import Ticket
 
     lines = [
         f"## {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} — {customers:,} customers on {facts['database']}",
@@ -355,7 +374,9 @@ def report(*, facts, seeding, importing, pages, warnings_, customers, requests) 
         "(DEBUG off, all middleware; planner statistics refreshed first), "
         f"median and 95th percentile of {requests} requests after {WARM_UP} warm-up.",
         "",
-        f"Data: {Customer.objects.count():,} customers, {Interaction.objects.count():,} interactions.",
+        f"Data: {Customer.objects.count():,} customers, {Interaction.objects.count():,} interactions, "
+        f"{Order.objects.count():,} orders with {OrderLine.objects.count():,} lines, "
+        f"{Ticket.objects.count():,} tickets.",
         "",
     ]
     if seeding["rate"]:
@@ -373,6 +394,16 @@ def report(*, facts, seeding, importing, pages, warnings_, customers, requests) 
             f"- Import (`import_customers`, {IMPORT_ROWS:,}-row CSV): **{importing['new']:,.0f} rows/second** new "
             f"customers; {importing['again']:,.0f} rows/second re-importing the same file (nothing changes)."
         )
+    if "note" in order_import:
+        lines.append(f"- Order import (`import_orders`): {order_import['note']}.")
+    else:
+        lines.append(
+            f"- Order import (`import_orders`, {order_import['rows']:,} lines in {order_import['orders']:,} orders): "
+            f"**{order_import['new']:,.0f} rows/second** new orders ({order_import['new_seconds']:.1f} s); "
+            f"{order_import['again']:,.0f} rows/second re-importing the same file (nothing changes)."
+        )
+    added = f", of which {tickets['added']:,} added in {tickets['seconds']:.1f} s" if tickets.get("seconds") else ""
+    lines.append(f"- Tickets: {Ticket.objects.count():,}{added} (`bench/service.py`, the demo generator).")
     lines += [
         "",
         "| Page | User | Median ms | p95 ms | Queries | of which DB ms | KiB |",
@@ -410,6 +441,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000, help="seed up to this many customers")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page and user")
+    parser.add_argument("--tickets", type=int, default=200_000, help="top the database up to this many tickets")
     parser.add_argument("--skip-import", action="store_true", help="do not time import_customers")
     parser.add_argument("--write-docs", action="store_true", help="append the results to docs/benchmarks.md")
     args = parser.parse_args()
@@ -437,14 +469,25 @@ def main() -> int:
     progress(f"Database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}")
     call_command("migrate", interactive=False, verbosity=0)
     seeding = seed(args.customers)
+    from bench import sales as sales_bench
+    from bench import service as service_bench
+
+    tickets = service_bench.ensure_tickets(args.tickets)
     refresh_statistics()
     importing = {"note": "skipped (--skip-import)"} if args.skip_import else measure_import()
+    if args.skip_import:
+        order_import = {"note": "skipped (--skip-import)"}
+    else:
+        progress(f"Importing {ORDER_IMPORT_ROWS:,} order lines (new, then the same file again)")
+        order_import = sales_bench.measure_order_import(ORDER_IMPORT_ROWS)
     facts = machine_facts()
     pages, warnings_ = measure_pages(args.requests)
     section = report(
         facts=facts,
         seeding=seeding,
         importing=importing,
+        order_import=order_import,
+        tickets=tickets,
         pages=pages,
         warnings_=warnings_,
         customers=args.customers,
