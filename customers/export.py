@@ -43,12 +43,12 @@ def _columns():
     ]
 
 
-def _rows(queryset):
-    columns = _columns()
-    yield [title for title, _value in columns]
-    customers = queryset.select_related("owner").prefetch_related("tags")
-    for customer in customers.iterator(chunk_size=2000):
-        yield [neutralise(value(customer)) for _title, value in columns]
+def table_rows(columns, objects):
+    """The header, then one row per object: `columns` are (title, value function) pairs; every cell
+    is neutralised, so a name like "=HYPERLINK(…)" never becomes a formula in a spreadsheet."""
+    yield [str(title) for title, _value in columns]
+    for obj in objects:
+        yield [neutralise(value(obj)) for _title, value in columns]
 
 
 class _Echo:
@@ -56,34 +56,49 @@ class _Echo:
         return value
 
 
-def _filename(ext):
-    return f"customers-{timezone.localdate():%Y%m%d}.{ext}"
+def _filename(stem, ext):
+    return f"{stem}-{timezone.localdate():%Y%m%d}.{ext}"
 
 
-def export_csv(queryset) -> StreamingHttpResponse:
-    """Stream the customers as UTF-8 CSV (with a BOM so Excel reads Chinese correctly)."""
+def csv_response(rows, *, stem: str) -> StreamingHttpResponse:
+    """Stream `rows` (lists of cells) as UTF-8 CSV with a BOM, so that Excel reads Chinese correctly."""
     writer = csv.writer(_Echo())
 
     def stream():
         yield "\ufeff"
-        for row in _rows(queryset):
+        for row in rows:
             yield writer.writerow(row)
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stem, "csv")}"'
     return response
 
 
-def export_xlsx(queryset) -> HttpResponse:
-    """The customers as an Excel workbook (write-only mode keeps memory flat)."""
+def xlsx_response(rows, *, stem: str, sheet_title: str) -> HttpResponse:
+    """`rows` as an Excel workbook (write-only mode keeps memory flat)."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(Customer._meta.verbose_name_plural))
-    for row in _rows(queryset):
+    sheet = workbook.create_sheet(str(sheet_title))
+    for row in rows:
         sheet.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    response["Content-Disposition"] = f'attachment; filename="{_filename("xlsx")}"'
+    response["Content-Disposition"] = f'attachment; filename="{_filename(stem, "xlsx")}"'
     return response
+
+
+def _rows(queryset):
+    customers = queryset.select_related("owner").prefetch_related("tags")
+    return table_rows(_columns(), customers.iterator(chunk_size=2000))
+
+
+def export_csv(queryset) -> StreamingHttpResponse:
+    """Stream the customers as CSV."""
+    return csv_response(_rows(queryset), stem="customers")
+
+
+def export_xlsx(queryset) -> HttpResponse:
+    """The customers as an Excel workbook."""
+    return xlsx_response(_rows(queryset), stem="customers", sheet_title=Customer._meta.verbose_name_plural)

@@ -1,16 +1,13 @@
 """Views of the sales app: leads (list, export, create, edit, screen, assign, convert, disqualify) and the
 public lead-capture form (wired in `sales/public_urls.py`)."""
 
-import csv
-import io
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,10 +15,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DetailView, UpdateView
 from django_filters.views import FilterView
-from openpyxl import Workbook
 
 from customers import roles
-from customers.export import neutralise
+from customers.export import csv_response, table_rows, xlsx_response
 
 from ..filters.leads import LeadFilter
 from ..forms.leads import (
@@ -166,45 +162,18 @@ def _export_columns():
 
 
 def _export_rows(queryset):
-    columns = _export_columns()
-    yield [title for title, _value in columns]
-    for lead in queryset.select_related("owner", "referred_by", "customer").iterator(chunk_size=2000):
-        # Lead data comes from strangers through the web form: never let a spreadsheet run it.
-        yield [neutralise(value(lead)) for _title, value in columns]
-
-
-class _Echo:
-    def write(self, value):
-        return value
+    # Lead data comes from strangers through the web form: table_rows() neutralises every cell.
+    leads = queryset.select_related("owner", "referred_by", "customer").iterator(chunk_size=2000)
+    return table_rows(_export_columns(), leads)
 
 
 def lead_export(request):
     """The filtered lead list as CSV (default) or Excel (`?format=xlsx`)."""
     filterset = LeadFilter(request.GET, queryset=Lead.objects.visible_to(request.user), request=request)
     rows = filterset.qs if filterset.is_valid() else Lead.objects.none()
-    stamp = timezone.localdate().strftime("%Y%m%d")
     if request.GET.get("format") == "xlsx":
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(str(Lead._meta.verbose_name_plural))
-        for row in _export_rows(rows):
-            sheet.append(row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-        response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.xlsx"'
-        return response
-    writer = csv.writer(_Echo())
-
-    def stream():
-        yield "\ufeff"  # Excel reads UTF-8 (Chinese) correctly only with the BOM
-        for row in _export_rows(rows):
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-    return response
+        return xlsx_response(_export_rows(rows), stem="leads", sheet_title=Lead._meta.verbose_name_plural)
+    return csv_response(_export_rows(rows), stem="leads")
 
 
 # ---------------------------------------------------------------------------------------------

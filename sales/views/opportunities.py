@@ -1,6 +1,5 @@
 """Views of the sales app: opportunities (list, detail, create, edit, moves) and the kanban pipeline."""
 
-import csv
 import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from django_filters.views import FilterView
 
 from customers import roles
 from customers import services as customer_services
-from customers.export import neutralise
+from customers.export import csv_response, table_rows
 from customers.forms import TaskForm
 from customers.models import Customer, Interaction, Task
 
@@ -132,52 +131,23 @@ class OpportunityListView(FilterView):
 
 
 def export_csv(queryset) -> StreamingHttpResponse:
-    """The filtered opportunities as UTF-8 CSV (BOM for Excel; cells neutralised against formulas)."""
-
-    class Echo:
-        def write(self, value):
-            return value
-
-    writer = csv.writer(Echo())
-    header = [
-        _("Name"),
-        _("Customer"),
-        _("Pipeline"),
-        _("Stage"),
-        _("Amount"),
-        _("Probability (%)"),
-        _("Weighted amount"),
-        _("Expected close"),
-        _("Owner"),
-        _("Next step"),
-        _("Competitor"),
-        _("Lost reason"),
+    """The filtered opportunities as CSV."""
+    columns = [
+        (_("Name"), lambda o: o.name),
+        (_("Customer"), lambda o: o.customer.name),
+        (_("Pipeline"), lambda o: o.pipeline.name),
+        (_("Stage"), lambda o: o.stage.name),
+        (_("Amount"), lambda o: o.amount),
+        (_("Probability (%)"), lambda o: o.probability),
+        (_("Weighted amount"), lambda o: (o.amount * o.probability / 100).quantize(Decimal("0.01"))),
+        (_("Expected close"), lambda o: o.expected_close.isoformat() if o.expected_close else ""),
+        (_("Owner"), lambda o: o.owner.username if o.owner else ""),
+        (_("Next step"), lambda o: o.next_step),
+        (_("Competitor"), lambda o: o.competitor),
+        (_("Lost reason"), lambda o: o.lost_reason),
     ]
-
-    def stream():
-        yield "\ufeff"
-        yield writer.writerow(header)
-        rows = queryset.select_related("customer", "owner", "stage", "pipeline")
-        for o in rows.iterator(chunk_size=2000):
-            values = [
-                o.name,
-                o.customer.name,
-                o.pipeline.name,
-                o.stage.name,
-                o.amount,
-                o.probability,
-                (o.amount * o.probability / 100).quantize(Decimal("0.01")),
-                o.expected_close.isoformat() if o.expected_close else "",
-                o.owner.username if o.owner else "",
-                o.next_step,
-                o.competitor,
-                o.lost_reason,
-            ]
-            yield writer.writerow([neutralise(v) for v in values])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="opportunities-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    rows = queryset.select_related("customer", "owner", "stage", "pipeline").iterator(chunk_size=2000)
+    return csv_response(table_rows(columns, rows), stem="opportunities")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,5 @@
 """Views of the sales app: products and orders (list, detail, create and edit with lines, status, export)."""
 
-import csv
-import io
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
@@ -13,10 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, UpdateView
 from django_filters.views import FilterView
-from openpyxl import Workbook
 
 from customers import roles
-from customers.export import neutralise
+from customers.export import csv_response, table_rows, xlsx_response
 from customers.models import Customer
 from customers.permissions import can_edit
 
@@ -214,49 +210,17 @@ def _export_columns():
 
 
 def _export_rows(queryset):
-    columns = _export_columns()
-    yield [title for title, _value in columns]
-    for order in queryset.select_related("customer", "owner").iterator(chunk_size=2000):
-        # neutralise(): a customer named "=HYPERLINK(…)" must not become a formula in Excel.
-        yield [neutralise(value(order)) for _title, value in columns]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _export_filename(ext):
-    return f"orders-{timezone.localdate():%Y%m%d}.{ext}"
+    return table_rows(_export_columns(), queryset.select_related("customer", "owner").iterator(chunk_size=2000))
 
 
 def export_csv(queryset) -> StreamingHttpResponse:
-    """Stream the orders as UTF-8 CSV with a BOM (Excel then reads Chinese correctly)."""
-    writer = csv.writer(_Echo())
-
-    def stream():
-        yield "\ufeff"
-        for row in _export_rows(queryset):
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_export_filename("csv")}"'
-    return response
+    """Stream the orders as CSV."""
+    return csv_response(_export_rows(queryset), stem="orders")
 
 
 def export_xlsx(queryset) -> HttpResponse:
-    """The orders as an Excel workbook (write-only mode keeps memory flat)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(Order._meta.verbose_name_plural))
-    for row in _export_rows(queryset):
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{_export_filename("xlsx")}"'
-    return response
+    """The orders as an Excel workbook."""
+    return xlsx_response(_export_rows(queryset), stem="orders", sheet_title=Order._meta.verbose_name_plural)
 
 
 # ---------------------------------------------------------------------------------------------
