@@ -78,6 +78,7 @@ def pages_for(user) -> list[tuple[str, str, dict]]:
             tabs = ["mine", "team", "unassigned", *tabs]
         for tab in tabs:
             pages.append((f"Ticket queue: {tab}", "/service/tickets/", {"tab": tab}))
+        pages.append(("Ticket queue: all, any status", "/service/tickets/", {"tab": "all", "status": "any"}))
         pages.append(("Ticket queue: all, search 破损", "/service/tickets/", {"tab": "all", "q": "破损"}))
     if user_roles & {roles.SERVICE_SUPERVISOR, roles.MANAGER, roles.ADMIN}:
         pages.append(("Complaint report (last full month)", "/service/reports/complaints/", {}))

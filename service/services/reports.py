@@ -7,9 +7,11 @@ report month and the month before it side by side, so month-over-month change co
 import datetime
 from collections.abc import Iterable
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import BooleanField, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from customers.models import Customer
 
 from .. import reporting
 from ..models import Ticket, TicketCategory
@@ -60,24 +62,50 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
     response_on_time = Q(first_responded_at__isnull=False, first_responded_at__lte=F("first_response_due"))
     resolution_judged = Q(resolution_due__isnull=False) & (Q(resolved_at__isnull=False) | Q(resolution_due__lt=now))
     resolution_on_time = Q(resolved_at__isnull=False, resolved_at__lte=F("resolution_due"))
-    totals = both.order_by().aggregate(
-        **{f"complaints_{k}": v for k, v in counted().items()},
-        **{f"open_{k}": v for k, v in counted(~Q(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])).items()},
-        **{f"flagged_{k}": v for k, v in counted(Q(is_repeat=True)).items()},
-        **{f"response_judged_{k}": v for k, v in counted(response_judged).items()},
-        **{f"response_on_time_{k}": v for k, v in counted(response_on_time).items()},
-        **{f"resolution_judged_{k}": v for k, v in counted(resolution_judged).items()},
-        **{f"resolution_on_time_{k}": v for k, v in counted(resolution_on_time).items()},
-        **{
-            f"attitude_{attitude}_{k}": v
-            for attitude in Ticket.Attitude.values
-            for k, v in counted(Q(customer_attitude=attitude)).items()
-        },
-        first_response_current=Avg(_duration("first_responded_at"), filter=cur & Q(first_responded_at__isnull=False)),
-        first_response_previous=Avg(_duration("first_responded_at"), filter=prev & Q(first_responded_at__isnull=False)),
-        resolution_current=Avg(_duration("resolved_at"), filter=cur & Q(resolved_at__isnull=False)),
-        resolution_previous=Avg(_duration("resolved_at"), filter=prev & Q(resolved_at__isnull=False)),
+    # One pass over the two months' complaints, grouped by month and the small dimensions (category,
+    # channel, priority): the totals and the three breakdowns are summed from its rows in Python, each
+    # aggregate computed once per row rather than once per month. Averages come as sums and counts so
+    # that they can be combined across groups.
+    aggregates = {
+        "complaints": Count("pk"),
+        "open": Count("pk", filter=~Q(status__in=[Ticket.Status.RESOLVED, Ticket.Status.CLOSED])),
+        "flagged": Count("pk", filter=Q(is_repeat=True)),
+        "response_judged": Count("pk", filter=response_judged),
+        "response_on_time": Count("pk", filter=response_on_time),
+        "resolution_judged": Count("pk", filter=resolution_judged),
+        "resolution_on_time": Count("pk", filter=resolution_on_time),
+        **{f"attitude_{value}": Count("pk", filter=Q(customer_attitude=value)) for value in Ticket.Attitude.values},
+        "first_response_sum": Sum(_duration("first_responded_at"), filter=Q(first_responded_at__isnull=False)),
+        "first_response_n": Count("pk", filter=Q(first_responded_at__isnull=False)),
+        "resolution_sum": Sum(_duration("resolved_at"), filter=Q(resolved_at__isnull=False)),
+        "resolution_n": Count("pk", filter=Q(resolved_at__isnull=False)),
+    }
+    groups = list(
+        both.order_by()
+        .values("category_id", "channel", "priority", current=ExpressionWrapper(cur, output_field=BooleanField()))
+        .annotate(**aggregates)
     )
+    totals = {}
+    for key in aggregates:
+        for period, is_current in (("current", True), ("previous", False)):
+            values = [row[key] for row in groups if bool(row["current"]) is is_current]
+            if key.endswith("_sum"):
+                totals[f"{key}_{period}"] = sum((value for value in values if value is not None), _NO_TIME)
+            else:
+                totals[f"{key}_{period}"] = sum(values)
+    for name in ("first_response", "resolution"):
+        for period in ("current", "previous"):
+            n = totals.pop(f"{name}_n_{period}")
+            total = totals.pop(f"{name}_sum_{period}")
+            totals[f"{name}_{period}"] = total / n if n else None
+
+    def grouped(field):
+        """Current and previous counts per value of `field`, summed over the pass's groups."""
+        sums: dict = {}
+        for row in groups:
+            entry = sums.setdefault(row[field], {"current": 0, "previous": 0})
+            entry["current" if row["current"] else "previous"] += row["complaints"]
+        return [{field: value, **counts} for value, counts in sums.items()]
 
     def pair(key):
         return totals[f"{key}_current"], totals[f"{key}_previous"]
@@ -103,7 +131,7 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
             "current": row["current"],
             "previous": row["previous"],
         }
-        for row in both.order_by().values("category_id").annotate(**counted())
+        for row in grouped("category_id")
     )
     by_product = _with_change(
         {"label": row["product__name"] or _("No product"), "current": row["current"], "previous": row["previous"]}
@@ -112,7 +140,7 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
     channel_names = dict(Ticket.Channel.choices)
     by_channel = _with_change(
         {"label": channel_names.get(row["channel"], row["channel"]), "key": row["channel"], **_pick(row)}
-        for row in both.order_by().values("channel").annotate(**counted())
+        for row in grouped("channel")
     )
     priority_names = dict(Ticket.Priority.choices)
     priority_rank = {value: n for n, value in enumerate(Ticket.Priority.values)}
@@ -121,24 +149,35 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
         for row in sorted(
             (
                 {"label": priority_names.get(row["priority"], row["priority"]), "key": row["priority"], **_pick(row)}
-                for row in both.order_by().values("priority").annotate(**counted())
+                for row in grouped("priority")
             ),
             key=lambda row: -priority_rank.get(row["key"], -1),
         )
     ]
-    repeaters = list(
+    # Repeat complainers: how many there are in each month (one row back), then only the rows the page
+    # lists, each customer's name looked up for those rather than joined onto every complaint.
+    per_customer = (
         both.order_by()
-        .values("customer_id", "customer__name")
+        .values("customer_id")
         .annotate(
             **counted(),
             flagged_current=Count("pk", filter=cur & Q(is_repeat=True)),
             flagged_previous=Count("pk", filter=prev & Q(is_repeat=True)),
         )
-        .filter(Q(current__gte=2) | Q(flagged_current__gt=0) | Q(previous__gte=2) | Q(flagged_previous__gt=0))
-        .order_by("-current", "customer__name", "customer_id")
     )
-    repeat_current = [r for r in repeaters if r["current"] >= 2 or r["flagged_current"]]
-    repeat_previous_count = sum(1 for r in repeaters if r["previous"] >= 2 or r["flagged_previous"])
+    repeat_now = Q(current__gte=2) | Q(flagged_current__gt=0)
+    repeat_before = Q(previous__gte=2) | Q(flagged_previous__gt=0)
+    repeat_counts = per_customer.filter(repeat_now | repeat_before).aggregate(
+        now=Count("customer_id", filter=repeat_now), before=Count("customer_id", filter=repeat_before)
+    )
+    name = Customer.objects.filter(pk=OuterRef("customer_id")).order_by().values("name")[:1]
+    repeat_current = list(
+        per_customer.filter(repeat_now)
+        .annotate(customer_name=Subquery(name))
+        .order_by("-current", "customer_name", "customer_id")[:REPEAT_LIMIT]
+    )
+    for row in repeat_current:
+        row["customer__name"] = row.pop("customer_name")
     root_causes = _with_change(
         {"label": row["root_cause"], **_pick(row)}
         for row in both.exclude(root_cause="").order_by().values("root_cause").annotate(**counted())
@@ -153,7 +192,7 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
         metric(_("Complaints"), *pair("complaints")),
         metric(_("Still open"), *pair("open")),
         metric(_("Flagged as repeat complaints"), *pair("flagged")),
-        metric(_("Repeat complainers"), len(repeat_current), repeat_previous_count),
+        metric(_("Repeat complainers"), repeat_counts["now"], repeat_counts["before"]),
         metric(_("Average time to first response"), frt_cur, frt_prev, "h"),
         metric(_("Average time to resolution"), res_cur, res_prev, "h"),
         metric(_("First response within target"), *sla_response, "%"),
@@ -168,11 +207,14 @@ def complaint_report(*, month: Month, now: datetime.datetime | None = None) -> d
         "by_product": by_product,
         "by_channel": by_channel,
         "by_priority": by_priority,
-        "repeat_complainers": repeat_current[:REPEAT_LIMIT],
-        "repeat_more": max(len(repeat_current) - REPEAT_LIMIT, 0),
+        "repeat_complainers": repeat_current,
+        "repeat_more": max(repeat_counts["now"] - REPEAT_LIMIT, 0),
         "root_causes": root_causes,
         "totals": totals,
     }
+
+
+_NO_TIME = datetime.timedelta(0)
 
 
 def _pick(row: dict) -> dict:

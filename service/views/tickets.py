@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -21,7 +21,7 @@ from django_filters.views import FilterView
 from customers import roles
 from customers.models import Customer, Team
 
-from ..filters import TicketFilter, status_counts
+from ..filters import ANY, OPEN, TicketFilter, status_counts
 from ..forms.tickets import (
     AssignForm,
     NoteForm,
@@ -38,6 +38,12 @@ from ..services.sla import warning_margin
 from ..services.surveys import response_summaries
 
 PAGE_SIZE = 25
+# Each status is counted up to this many tickets; above it the queue says "10000+" rather than reading
+# every closed ticket of the last years on each page view.
+COUNT_CAP = 10_000
+# With a search, whose matches are found row by row, counting stops sooner.
+SEARCH_COUNT_CAP = 1_000
+OPEN_STATUSES = [code for code in Ticket.Status.values if code not in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)]
 WORKERS = (roles.ADMIN, roles.SERVICE_AGENT, roles.SERVICE_SUPERVISOR)
 SEE_ALL = (roles.ADMIN, roles.MANAGER, roles.SERVICE_SUPERVISOR)
 
@@ -145,15 +151,84 @@ class TicketListView(FilterView):
             return ["service/partials/ticket_results.html"]
         return [self.template_name]
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        for ticket in context["tickets"]:
+    def status_counts(self) -> dict[str, int]:
+        """Tickets per status under the same tab and filters, whatever status is picked (one query, capped)."""
+        if not hasattr(self, "_status_counts"):
+            filterset = self.filterset
+            if not filterset.is_valid():
+                # A bad status alone still shows the counts: filter again with any status.
+                data = self.request.GET.copy()
+                data["status"] = ANY
+                filterset = TicketFilter(data, queryset=self.get_queryset(), request=self.request)
+            self._status_counts = {}
+            if filterset.is_valid():
+                # The page's filters applied again, except the status (and the order, which counting ignores).
+                queryset = filterset.queryset
+                for name, value in filterset.form.cleaned_data.items():
+                    if name not in ("status", "sort"):
+                        queryset = filterset.filters[name].filter(queryset, value)
+                # Breaching tickets are open by definition.
+                statuses = OPEN_STATUSES if self.tab == "breaching" else None
+                self._status_counts = status_counts(queryset, cap=self.count_cap(), statuses=statuses)
+        return self._status_counts
+
+    def count_cap(self) -> int:
+        return SEARCH_COUNT_CAP if self.request.GET.get("q", "").strip() else COUNT_CAP
+
+    def picked_statuses(self) -> list[str] | None:
+        """The statuses the status filter lets through; None when the filters are invalid (no tickets shown)."""
+        if not self.filterset.is_valid():
+            return None
+        picked = self.filterset.form.cleaned_data.get("status")
+        if picked == OPEN:
+            return OPEN_STATUSES
+        if picked in (ANY, "", None):
+            return list(Ticket.Status.values)
+        return [picked]
+
+    def get_paginator(self, queryset, per_page, **kwargs):
+        # The number of tickets is the sum of the per-status counts the page shows anyway: no second COUNT.
+        paginator = super().get_paginator(queryset, per_page, **kwargs)
+        statuses = self.picked_statuses()
+        if statuses is not None:
+            counts = self.status_counts()
+            cap = self.count_cap()
+            paginator.count = sum(min(counts.get(code, 0), cap) for code in statuses)
+            self.count_capped = any(counts.get(code, 0) > cap for code in statuses)
+        return paginator
+
+    def label_rows(self, tickets):
+        """What each row shows, worked out once per page: `get_FOO_display` and `reverse` per row and field
+        cost more than the queue's queries."""
+        labels = {
+            field: {value: str(label) for value, label in choices}
+            for field, choices in (
+                ("type", Ticket.Type.choices),
+                ("channel", Ticket.Channel.choices),
+                ("status", Ticket.Status.choices),
+                ("priority", Ticket.Priority.choices),
+            )
+        }
+        # One reverse() per URL pattern; the rows substitute their pk.
+        ticket_url = reverse("service:ticket_detail", kwargs={"pk": 0}).removesuffix("0/")
+        customer_url = reverse("customers:detail", kwargs={"pk": 0}).removesuffix("0/")
+        for ticket in tickets:
             ticket.sla_state = sla_state(ticket, self.now)
-        # Counts per status under the same tab and filters, whatever status is picked.
-        data = self.request.GET.copy()
-        data["status"] = "any"
-        unfiltered = TicketFilter(data, queryset=self.get_queryset(), request=self.request)
-        counts = status_counts(unfiltered.qs) if unfiltered.is_valid() else {}
+            ticket.url = f"{ticket_url}{ticket.pk}/"
+            ticket.customer_url = f"{customer_url}{ticket.customer_id}/"
+            for field, names in labels.items():
+                value = getattr(ticket, field)
+                setattr(ticket, f"{field}_label", names.get(value, value))
+            ticket.category_label = str(ticket.category) if ticket.category_id else ""
+            assignee = ticket.assignee
+            ticket.assignee_name = (assignee.get_full_name() or assignee.username) if assignee else ""
+
+    def get_context_data(self, **kwargs):
+        self.count_capped = False
+        context = super().get_context_data(**kwargs)
+        self.label_rows(context["tickets"])
+        counts = self.status_counts()
+        cap = self.count_cap()
         query = self.request.GET.copy()
         for key in ("page", "status"):
             query.pop(key, None)
@@ -167,9 +242,16 @@ class TicketListView(FilterView):
             tab=self.tab,
             tabs=self.tabs,
             status_summary=[
-                {"code": code, "label": label, "count": counts.get(code, 0)} for code, label in Ticket.Status.choices
+                {
+                    "code": code,
+                    "label": label,
+                    "count": min(counts.get(code, 0), cap),
+                    "capped": counts.get(code, 0) > cap,
+                }
+                for code, label in Ticket.Status.choices
             ],
-            open_total=sum(n for code, n in counts.items() if code not in ("resolved", "closed")),
+            open_total=sum(min(counts.get(code, 0), cap) for code in OPEN_STATUSES),
+            count_capped=self.count_capped,
             status_query=query.urlencode(),
             tab_query=tab_query.urlencode(),
             querystring=page_query.urlencode(),

@@ -101,6 +101,22 @@ def test_queue_breaching_tab_highlights_and_counts(login, manager):
     assert late.number in breaching and fine.number not in breaching
 
 
+def test_huge_status_counts_are_capped_and_say_so(login, manager, monkeypatch):
+    """Above the cap a status count reads "N+" and the total "more than": counting 200,000 tickets
+    exactly on every page view is what made the queue slow."""
+    from service.views import tickets as queue
+
+    monkeypatch.setattr(queue, "COUNT_CAP", 2)
+    TicketFactory.create_batch(3)  # new
+    TicketFactory(status=Status.CLOSED)
+    response = login(manager).get(reverse("service:ticket_list"), {"tab": "all", "status": "any"})
+    page = response.content.decode()
+    summary = {s["code"]: s["count"] for s in response.context["status_summary"]}
+    assert summary["closed"] == 1  # below the cap: exact
+    assert "More than 3 tickets" in page  # 2 (capped new) + 1 closed
+    assert "2+" in page
+
+
 def test_queue_search_and_filters(login, manager):
     acme = CustomerFactory(name="Acme Trading")
     hit = TicketFactory(customer=acme, subject="Wrong colour", type="complaint", priority="high")
