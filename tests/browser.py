@@ -49,6 +49,9 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Long enough for a loaded 2-core CI machine, short enough that a missing element fails fast.
 TIMEOUT_MS = 10_000
+if expect is not None:
+    # Assertions wait as long as page actions do (Playwright's own default for expect is 5 s).
+    expect.set_options(timeout=TIMEOUT_MS)
 LOGIN_URL = re.compile(r"/accounts/login/")
 
 _opened_pages = pytest.StashKey[list]()
