@@ -155,7 +155,10 @@ def test_task_planned_on_the_customer_page_is_marked_done_from_my_tasks(logged_i
     expect(form).to_be_visible()
     form.locator("#id_title").fill("Send the revised quote")
     expect(form.locator("#id_due_date"), "the due date should default to tomorrow").not_to_have_value("")
-    form.get_by_role("button", name="Save task").click()
+    # Wait for the server's answer to the htmx post before looking at the swapped panel.
+    with page.expect_response(lambda response: "/tasks/create/" in response.url) as answer:
+        form.get_by_role("button", name="Save task").click()
+    assert answer.value.status == 200, answer.value.status
 
     expect(tasks_panel.locator(".task-row")).to_contain_text("Send the revised quote")
     expect(tasks_panel).not_to_contain_text("No open tasks.")
