@@ -6,9 +6,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from customers import context_processors, home_cards, roles
-from customers.models import Customer
 
 from .models import Lead, Opportunity
+from .services.pool import pool_customers
 
 SALES_PEOPLE = (roles.ADMIN, roles.SALES_MANAGER, roles.SALES_REP)
 SALES_READERS = (roles.ADMIN, roles.MANAGER, roles.SALES_MANAGER, roles.SALES_REP)
@@ -49,6 +49,6 @@ def cards(request) -> list[home_cards.HomeCard]:
         ),
     ]
     if roles.has_role(user, *SALES_PEOPLE):
-        in_pool = Customer.objects.filter(owner__isnull=True, archived=False).count()
+        in_pool = pool_customers(user).count()
         result.append(home_cards.HomeCard(_("Customers in the pool"), in_pool, reverse("sales:pool")))
     return result
