@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Analytics")
+
+    def ready(self):
+        from . import crosssell, home, panels
+
+        panels.register_panels()
+        crosssell.register_panel()
+        home.register()

@@ -235,6 +235,14 @@ CRM_DEFAULT_SCHEDULES = {
         "task": "service.tasks.send_survey_invitations",
         "crontab": {"minute": "15"},
     },
+    "customer-grading": {
+        "task": "analytics.tasks.grade_customers",
+        "crontab": {"minute": "0", "hour": "2"},
+    },
+    "churn-detection": {
+        "task": "analytics.tasks.detect_churn",
+        "crontab": {"minute": "40", "hour": "2"},
+    },
 }
 
 LOGGING = {

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sales/", include("sales.urls")),
     path("service/", include("service.urls")),
+    path("analytics/", include("analytics.urls")),
     path("leads/", include("sales.public_urls")),
     path("survey/", include("service.public_urls")),
     path("", include("customers.urls")),
