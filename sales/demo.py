@@ -346,7 +346,7 @@ class SalesDemo:
         statuses, sources = Weighted(LEAD_STATUSES), Weighted(LEAD_SOURCES)
         provinces = [province for province, _weight, _cities in demo_data.PROVINCES]
         rows = []
-        for _n in range(count):
+        for n in range(count):
             surname = rng.choice(demo_data.SURNAMES)[0]
             given = "".join(rng.choice(demo_data.GIVEN_NAME_CHARS)[0] for _i in range(rng.randrange(1, 3)))
             industry = rng.choice(list(demo_data.INDUSTRY_WORDS))
@@ -355,7 +355,8 @@ class SalesDemo:
                 f"{brand}{rng.choice(demo_data.INDUSTRY_WORDS[industry][0])}有限公司" if rng.random() < 0.8 else ""
             )
             source = sources.pick(rng)
-            status = statuses.pick(rng)
+            # The first leads take each status in turn, so the demo shows every one whatever the seed.
+            status = LEAD_STATUSES[n][0] if n < len(LEAD_STATUSES) else statuses.pick(rng)
             created = self.ctx.now - datetime.timedelta(seconds=rng.randrange(365 * 86400))
             web = source == Customer.Source.WEBSITE and rng.random() < 0.7
             owner = None if (web and rng.random() < 0.3) or rng.random() < 0.08 else rng.choice(reps)
