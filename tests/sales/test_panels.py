@@ -62,7 +62,7 @@ def test_opportunities_panel_lists_open_ones_first_with_stage_amount_and_a_creat
 
 def test_orders_panel_shows_the_latest_ten_with_totals_of_all_counted_orders(login, owner):
     customer = CustomerFactory(owner=owner)
-    made = [order(customer, when=months_ago(i), amount=D(100 + i), cost=D(50)) for i in range(12)]
+    made = [order(customer, when=months_ago(i + 1), amount=D(100 + i), cost=D(50)) for i in range(12)]
     order(customer, status=Order.Status.CANCELLED, amount=D(9999))
     client = login(owner)
 
