@@ -7,8 +7,9 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self):
-        from . import crosssell, home, panels
+        from . import crosssell, home, home_cards, panels
 
         panels.register_panels()
         crosssell.register_panel()
         home.register()
+        home_cards.register()
