@@ -12,6 +12,7 @@ def register() -> None:
         _("Analytics"),
         [
             (_("Customer pyramid"), "analytics:pyramid", "diagram-3", DASHBOARD_ROLES),
+            (_("Graded customers"), "analytics:grade_list", "list-ol", DASHBOARD_ROLES),
             (_("Churn and CLV"), "analytics:churn", "activity", DASHBOARD_ROLES),
             (_("Churn alerts"), "analytics:alert_list", "bell", DASHBOARD_ROLES),
             (_("Satisfaction"), "analytics:satisfaction", "emoji-smile", SATISFACTION_ROLES),

@@ -3,7 +3,8 @@
 Apps add their own panels (opportunities, orders, tickets, grades, …) from their
 `AppConfig.ready()` with `register(Panel(...))`, so `customers` never imports them.
 A panel's `context` function gets the request and the customer and must run a constant
-number of queries, whatever the customer's history.
+number of queries, whatever the customer's history; it returns None when the panel is not for
+this reader, and then nothing of it shows.
 """
 
 from collections.abc import Callable
@@ -50,13 +51,11 @@ def panels_for(request, customer) -> dict[str, list[dict]]:
     """The rendered-ready panels for a customer, grouped by column, in order."""
     columns = {MAIN: [], SIDE: []}
     for panel in sorted(_registry.values(), key=lambda p: (p.order, p.key)):
+        context = panel.context(request, customer)
+        if context is None:
+            continue
         columns[panel.column].append(
-            {
-                "key": panel.key,
-                "title": panel.title,
-                "template_name": panel.template_name,
-                "context": panel.context(request, customer),
-            }
+            {"key": panel.key, "title": panel.title, "template_name": panel.template_name, "context": context}
         )
     return columns
 

@@ -288,7 +288,10 @@ def _counts(run: GradingRun) -> dict:
 
 def _grading_summaries() -> dict:
     """The dashboards' everyone-scope figures that depend on the grades alone."""
-    return {}
+    from .pyramid import pyramid_figures
+    from .satisfaction import satisfaction_figures
+
+    return {"pyramid": pyramid_figures, "satisfaction": satisfaction_figures}
 
 
 def _after_grading(run: GradingRun) -> dict:
