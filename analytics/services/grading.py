@@ -19,7 +19,14 @@ from customers.models import Customer
 from sales.models import Order
 
 from .. import rfm
-from ..models import ChurnModelRun, CustomerGrade, GradingRule, GradingRun, RunStatus, StateTransition
+from ..models import (
+    ChurnModelRun,
+    CustomerGrade,
+    GradingRule,
+    GradingRun,
+    RunStatus,
+    StateTransition,
+)
 from ..segments import UNMATCHED
 from . import summaries
 
@@ -91,13 +98,17 @@ def _score_sql(rule: GradingRule, params: dict) -> tuple[str, str, str]:
     recency = count("recency", ">", rule.recency_thresholds, "rt")
     return (
         f"{len(rule.recency_thresholds) + 1} - ({recency})",
-        f"1 + {count('frequency', '>=', rule.frequency_thresholds, 'ft')}",
-        f"1 + {count('monetary', '>=', rule.monetary_thresholds, 'mt')}",
+        f"1 + {count('w_frequency', '>=', rule.frequency_thresholds, 'ft')}",
+        f"1 + {count('w_amount', '>=', rule.monetary_thresholds, 'mt')}",
     )
 
 
 def _grades_insert(rule: GradingRule, run: GradingRun) -> tuple[str, dict]:
-    """The INSERT … SELECT that writes the grade of every active customer for `run`."""
+    """The INSERT … SELECT that writes the grade of every active customer for `run`.
+
+    One pass over the orders groups them by customer: same-day orders are one purchase occasion,
+    so occasions are COUNT(DISTINCT day) (amounts are plain sums either way), measured at 1.3× the
+    bare GROUP BY at a million orders, where grouping by customer and day first took 5×."""
     sql = _Sql()
     as_of = run.as_of
 
@@ -122,111 +133,114 @@ def _grades_insert(rule: GradingRule, run: GradingRun) -> tuple[str, dict]:
     }
     if rule.lookback_days:
         params["window"] = back(rule.lookback_days)
-        in_window = f"day > {sql.date('window')}"
+        in_window = f"ordered_at > {sql.date('window')}"
+        windowed = f"""
+               MAX(CASE WHEN {in_window} THEN ordered_at END) AS w_last,
+               COUNT(DISTINCT CASE WHEN {in_window} THEN ordered_at END) AS w_frequency,
+               SUM(CASE WHEN {in_window} THEN amount ELSE 0 END) AS w_amount,
+               SUM(CASE WHEN {in_window} THEN amount - cost ELSE 0 END) AS w_profit,"""
     else:
-        in_window = "1 = 1"
+        windowed = """
+               MAX(ordered_at) AS w_last, COUNT(DISTINCT ordered_at) AS w_frequency,
+               SUM(amount) AS w_amount, SUM(amount - cost) AS w_profit,"""
     r_sql, f_sql, m_sql = _score_sql(rule, params)
     segments = [
         rfm.SegmentRow(s.key, (s.r_min, s.r_max), (s.f_min, s.f_max), (s.m_min, s.m_max)) for s in rule.segments.all()
     ]
     segment_sql, segment_params = rfm.segment_case_sql(segments, UNMATCHED)
     params.update(segment_params)
-    for tier, limit in zip(
-        ("vip", "key", "ordinary"), rfm.tier_limits([rule.vip_share, rule.key_share, rule.ordinary_share]), strict=True
-    ):
-        params[f"cut_{tier}"] = limit
+    cuts = rfm.tier_limits([rule.vip_share, rule.key_share, rule.ordinary_share])
+    params.update(zip(("cut_vip", "cut_key", "cut_ordinary"), cuts, strict=True))
     value_sql = {
-        GradingRule.ValueMeasure.GROSS_PROFIT: "b.profit",
-        GradingRule.ValueMeasure.REVENUE: "b.monetary",
+        GradingRule.ValueMeasure.GROSS_PROFIT: "w_profit",
+        GradingRule.ValueMeasure.REVENUE: "w_amount",
         # The lifetime values of the latest churn run: CLV as of this date is computed after grading.
-        GradingRule.ValueMeasure.CLV: "COALESCE(c.clv, 0)",
+        GradingRule.ValueMeasure.CLV: "COALESCE(clv, 0)",
     }[rule.value_measure]
     as_of_sql = sql.date("as_of")
-    since_last = sql.days(as_of_sql, "a.last_day")
-    tenure = sql.days(as_of_sql, "a.first_day")
-    span = sql.days("a.last_day", "a.first_day")
+    since_last = sql.days(as_of_sql, "last_day")
+    tenure = sql.days(as_of_sql, "first_day")
+    span = sql.days("last_day", "first_day")
     # Silent for longer than k × the own mean interval (at least the floor days) is judged lost.
     lost = (
-        f"{since_last} > CASE WHEN a.occasions > 1 AND %(k)s * {span} / (a.occasions - 1) > %(floor)s "
-        f"THEN %(k)s * {span} / (a.occasions - 1) ELSE %(floor)s END"
+        f"{since_last} > CASE WHEN occasions > 1 AND %(k)s * {span} / (occasions - 1) > %(floor)s "
+        f"THEN %(k)s * {span} / (occasions - 1) ELSE %(floor)s END"
     )
     statement = f"""
-    WITH occasion AS (
-        SELECT customer_id, ordered_at AS day, SUM(amount) AS amount, SUM(amount - cost) AS profit
+    WITH per_customer AS (
+        SELECT customer_id,
+               MIN(ordered_at) AS first_day, MAX(ordered_at) AS last_day,
+               COUNT(DISTINCT ordered_at) AS occasions,{windowed}
+               SUM(CASE WHEN ordered_at > {sql.date("spend_last")} THEN amount ELSE 0 END) AS spend_last,
+               SUM(CASE WHEN ordered_at > {sql.date("spend_previous")} AND ordered_at <= {sql.date("spend_last")}
+                        THEN amount ELSE 0 END) AS spend_previous,
+               COUNT(DISTINCT CASE WHEN ordered_at > {sql.date("loyalty_since")} THEN ordered_at END)
+                   AS recent_occasions
         FROM {Order._meta.db_table}
         WHERE status <> %(cancelled)s AND ordered_at <= {as_of_sql}
-        GROUP BY customer_id, ordered_at
-    ),
-    agg AS (
-        SELECT customer_id,
-               MIN(day) AS first_day, MAX(day) AS last_day, COUNT(*) AS occasions,
-               MAX(CASE WHEN {in_window} THEN day END) AS w_last,
-               SUM(CASE WHEN {in_window} THEN 1 ELSE 0 END) AS w_frequency,
-               SUM(CASE WHEN {in_window} THEN amount ELSE 0 END) AS w_amount,
-               SUM(CASE WHEN {in_window} THEN profit ELSE 0 END) AS w_profit,
-               SUM(CASE WHEN day > {sql.date("spend_last")} THEN amount ELSE 0 END) AS spend_last,
-               SUM(CASE WHEN day > {sql.date("spend_previous")} AND day <= {sql.date("spend_last")}
-                        THEN amount ELSE 0 END) AS spend_previous,
-               SUM(CASE WHEN day > {sql.date("loyalty_since")} THEN 1 ELSE 0 END) AS recent_occasions
-        FROM occasion
         GROUP BY customer_id
     ),
-    valued AS (
-        SELECT b.*, {value_sql} AS value
-        FROM (
-            SELECT a.customer_id, {sql.days(as_of_sql, "a.w_last")} AS recency,
-                   a.w_frequency AS frequency, a.w_amount AS monetary, a.w_profit AS profit
-            FROM agg a WHERE a.w_frequency > 0
-        ) b
-        JOIN {Customer._meta.db_table} c ON c.id = b.customer_id
+    graded AS (
+        SELECT c.id AS customer_id, c.clv, p.first_day, p.last_day, COALESCE(p.occasions, 0) AS occasions,
+               p.w_last, p.w_frequency, p.w_amount, p.w_profit, p.spend_last, p.spend_previous,
+               p.recent_occasions, {sql.days(as_of_sql, "p.w_last")} AS recency,
+               CASE WHEN p.w_frequency > 0 THEN 1 ELSE 0 END AS buyer
+        FROM {Customer._meta.db_table} c
+        LEFT JOIN per_customer p ON p.customer_id = c.id
         WHERE c.archived = {sql.false}
     ),
+    valued AS (
+        SELECT g.*, {value_sql} AS value FROM graded g
+    ),
     ranked AS (
+        -- Ranks among the buyers of the window (partition 1): RANK() - 1 counts the strictly worse.
         SELECT v.*,
-               RANK() OVER (ORDER BY recency DESC) - 1 AS r_worse,
-               RANK() OVER (ORDER BY frequency) - 1 AS f_worse,
-               RANK() OVER (ORDER BY monetary) - 1 AS m_worse,
-               RANK() OVER (ORDER BY value DESC) - 1 AS better,
-               COUNT(*) OVER () AS n
+               RANK() OVER (PARTITION BY buyer ORDER BY recency DESC) - 1 AS r_worse,
+               RANK() OVER (PARTITION BY buyer ORDER BY w_frequency) - 1 AS f_worse,
+               RANK() OVER (PARTITION BY buyer ORDER BY w_amount) - 1 AS m_worse,
+               RANK() OVER (PARTITION BY buyer ORDER BY value DESC) - 1 AS better,
+               COUNT(*) OVER (PARTITION BY buyer) AS n
         FROM valued v
     ),
     scored AS (
-        SELECT customer_id, recency, frequency, monetary, profit, value,
-               {r_sql} AS r, {f_sql} AS f, {m_sql} AS m,
-               CASE WHEN better * 10000 < n * %(cut_vip)s THEN 'vip'
+        SELECT ranked.*,
+               CASE WHEN buyer = 1 THEN {r_sql} END AS r,
+               CASE WHEN buyer = 1 THEN {f_sql} END AS f,
+               CASE WHEN buyer = 1 THEN {m_sql} END AS m,
+               CASE WHEN buyer = 0 THEN ''
+                    WHEN better * 10000 < n * %(cut_vip)s THEN 'vip'
                     WHEN better * 10000 < n * %(cut_key)s THEN 'key'
                     WHEN better * 10000 < n * %(cut_ordinary)s THEN 'ordinary'
                     ELSE 'small' END AS tier
         FROM ranked
-    ),
-    segmented AS (
-        SELECT s.*, {segment_sql} AS segment FROM scored s
     )
     INSERT INTO {CustomerGrade._meta.db_table}
         (run_id, customer_id, first_purchase, last_purchase, occasions, recency, frequency, monetary,
          gross_profit, r, f, m, rfm_code, segment, value, tier, state, lifecycle_stage,
          p_alive, expected_purchases, clv, churn_risk, churn_reasons)
-    SELECT %(run)s, c.id, a.first_day, a.last_day, COALESCE(a.occasions, 0),
-           s.recency, COALESCE(s.frequency, 0), COALESCE(s.monetary, 0), COALESCE(s.profit, 0),
-           s.r, s.f, s.m,
-           COALESCE(CAST(s.r AS TEXT) || CAST(s.f AS TEXT) || CAST(s.m AS TEXT), ''),
-           COALESCE(s.segment, ''), COALESCE(s.value, 0), COALESCE(s.tier, ''),
-           CASE WHEN a.customer_id IS NULL THEN 'potential'
+    SELECT %(run)s, customer_id, first_day, last_day, occasions,
+           CASE WHEN buyer = 1 THEN recency END,
+           CASE WHEN buyer = 1 THEN w_frequency ELSE 0 END,
+           CASE WHEN buyer = 1 THEN w_amount ELSE 0 END,
+           CASE WHEN buyer = 1 THEN w_profit ELSE 0 END,
+           r, f, m,
+           CASE WHEN buyer = 1 THEN CAST(r AS TEXT) || CAST(f AS TEXT) || CAST(m AS TEXT) ELSE '' END,
+           CASE WHEN buyer = 1 THEN {segment_sql} ELSE '' END,
+           CASE WHEN buyer = 1 THEN value ELSE 0 END,
+           tier,
+           CASE WHEN occasions = 0 THEN 'potential'
                 WHEN {lost} THEN 'lost'
-                WHEN a.occasions = 1 THEN 'first_time'
-                WHEN a.recent_occasions >= %(loyal_occasions)s AND {since_last} <= %(loyal_recency)s THEN 'loyal'
+                WHEN occasions = 1 THEN 'first_time'
+                WHEN recent_occasions >= %(loyal_occasions)s AND {since_last} <= %(loyal_recency)s THEN 'loyal'
                 ELSE 'repeat' END,
-           CASE WHEN a.customer_id IS NULL THEN 'exploration'
+           CASE WHEN occasions = 0 THEN 'exploration'
                 WHEN {lost} THEN 'decline'
-                WHEN a.spend_previous > 0 AND a.spend_last < a.spend_previous * %(decline)s THEN 'decline'
+                WHEN spend_previous > 0 AND spend_last < spend_previous * %(decline)s THEN 'decline'
                 WHEN {tenure} < %(exploration)s THEN 'exploration'
                 WHEN {tenure} >= %(stability)s THEN 'stability'
                 ELSE 'formation' END,
            NULL, NULL, NULL, '', %(no_reasons)s
-    FROM {Customer._meta.db_table} c
-    LEFT JOIN agg a ON a.customer_id = c.id
-    LEFT JOIN segmented s ON s.customer_id = c.id
-    WHERE c.archived = {sql.false}
+    FROM scored
     """  # noqa: S608 - only names from _meta and SQL built here; every value is a parameter
     return statement, params
 
@@ -288,16 +302,20 @@ def _counts(run: GradingRun) -> dict:
 
 def _grading_summaries() -> dict:
     """The dashboards' everyone-scope figures that depend on the grades alone."""
+    from .products import products_figures
     from .pyramid import pyramid_figures
     from .satisfaction import satisfaction_figures
 
-    return {"pyramid": pyramid_figures, "satisfaction": satisfaction_figures}
+    return {"pyramid": pyramid_figures, "satisfaction": satisfaction_figures, "products": products_figures}
 
 
 def _after_grading(run: GradingRun) -> dict:
     """Work that reads the finished grades: cross-sell associations and the stored dashboard figures."""
+    from .crosssell import associations_compute
+
+    associations = associations_compute(run=run)
     summaries.summaries_store(run=run, computations=_grading_summaries())
-    return {}
+    return {"product_associations": associations}
 
 
 @transaction.atomic
@@ -324,8 +342,10 @@ def grade_customers(*, as_of: datetime.date) -> GradingRun:
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # At the default 4 MB the planner reads the orders through an index, a page per order.
+            # At the default 4 MB the planner reads the orders through an index, a page per order;
+            # compiling this one statement (JIT) costs more than it saves.
             cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
         statement, params = _grades_insert(rule, run)
         cursor.execute(statement, params)
     timings = {"grades": time.perf_counter() - started}
