@@ -9,6 +9,7 @@ least one purchase, a customer with b customers strictly worse on a dimension sc
 1 + ⌊N·b / n⌋. Equal values get equal scores and the worst value always scores 1.
 """
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -65,14 +66,22 @@ def segment_for(r: int, f: int, m: int, table: Sequence[SegmentRow], unmatched: 
     return next((row.key for row in table if row.matches(r, f, m)), unmatched)
 
 
-def segment_case_sql(table: Sequence[SegmentRow], unmatched: str) -> tuple[str, dict]:
-    """`segment_for` as a SQL CASE over columns r, f, m, with its named parameters."""
+def segment_case_sql(table: Sequence[SegmentRow], unmatched: str, scores: int) -> tuple[str, dict]:
+    """`segment_for` as a SQL CASE over the column `code` (= 100·r + 10·f + m), with its named parameters.
+
+    Every score combination is matched here once, so the database tests one short list of codes
+    per segment instead of six comparisons per row of the table."""
+    codes: dict[str, list[int]] = {}
+    for r, f, m in itertools.product(range(1, scores + 1), repeat=3):
+        codes.setdefault(segment_for(r, f, m, table, unmatched), []).append(100 * r + 10 * f + m)
     whens, params = [], {"seg_unmatched": unmatched}
-    for i, row in enumerate(table):
-        names = [f"seg{i}_{part}" for part in ("r0", "r1", "f0", "f1", "m0", "m1", "key")]
-        params.update(zip(names, [*row.r, *row.f, *row.m, row.key], strict=True))
-        r0, r1, f0, f1, m0, m1, key = (f"%({name})s" for name in names)
-        whens.append(f"WHEN r BETWEEN {r0} AND {r1} AND f BETWEEN {f0} AND {f1} AND m BETWEEN {m0} AND {m1} THEN {key}")
+    for i, (key, members) in enumerate(codes.items()):
+        if key != unmatched:
+            params[f"seg{i}"] = key
+            # Whole numbers computed above, not input: safe to write into the statement.
+            whens.append(f"WHEN code IN ({', '.join(map(str, members))}) THEN %(seg{i})s")
+    if not whens:
+        return "%(seg_unmatched)s", params
     return f"CASE {' '.join(whens)} ELSE %(seg_unmatched)s END", params
 
 
