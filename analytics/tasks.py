@@ -32,5 +32,5 @@ def detect_churn(as_of: str | None = None) -> dict:
     day = _date(as_of)
     with job_run("detect_churn", as_of=day) as recorder:
         run = detect(as_of=day)
-        recorder.count(**{k: v for k, v in run.counts.items() if isinstance(v, int)})
+        recorder.count(**{k: v for k, v in run.counts.items() if type(v) is int})
     return run.counts
