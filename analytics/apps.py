@@ -7,8 +7,9 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self):
-        from . import crosssell, home, home_cards, panels
+        from . import crosssell, demo, home, home_cards, panels
 
+        demo.register_demo()
         panels.register_panels()
         crosssell.register_panel()
         home.register()
