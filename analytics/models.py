@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from customers import roles
@@ -405,10 +406,11 @@ class ChurnAlert(models.Model):
     """A valuable customer at high risk of churning, with the reasons and a win-back task."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        CONTACTED = "contacted", _("Contacted")
-        WON_BACK = "won_back", _("Won back")
-        LOST = "lost", _("Lost")
+        # With a context: "Open" and "Lost" name other things elsewhere (a task, a customer's state).
+        OPEN = "open", pgettext_lazy("churn alert status", "Open")
+        CONTACTED = "contacted", pgettext_lazy("churn alert status", "Contacted")
+        WON_BACK = "won_back", pgettext_lazy("churn alert status", "Won back")
+        LOST = "lost", pgettext_lazy("churn alert status", "Lost")
 
     UNRESOLVED = (Status.OPEN, Status.CONTACTED)
 

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from customers.export import csv_response, table_rows
 from customers.models import Customer
@@ -67,7 +68,7 @@ def movement_table(figures) -> dict | None:
     movement = figures["movement"]
     if not movement["previous_as_of"]:
         return None
-    labels = {**dict(Customer.Tier.choices), NO_TIER: _("No tier"), NEW: _("New")}
+    labels = {**dict(Customer.Tier.choices), NO_TIER: _("No tier"), NEW: pgettext("pyramid: not graded in the earlier run", "New")}
     rank = {tier: index for index, tier in enumerate(TIERS)}
     rows = []
     for source in MOVEMENT_FROM:
