@@ -221,6 +221,7 @@ def busiest_customer(user) -> int | None:
 
 def pages_for(user) -> list[tuple[str, str, dict]]:
     """The pages to time for `user`: the customer pages for sales people and managers, then each app's own."""
+    from bench import analytics as analytics_bench
     from bench import sales as sales_bench
     from bench import service as service_bench
     from customers import roles
@@ -228,7 +229,7 @@ def pages_for(user) -> list[tuple[str, str, dict]]:
     pages = []
     if roles.has_role(user, roles.ADMIN, roles.MANAGER, roles.SALES_MANAGER, roles.SALES_REP):
         pages += customer_pages_for(user) + sales_bench.pages_for(user)
-    return pages + service_bench.pages_for(user)
+    return pages + service_bench.pages_for(user) + analytics_bench.pages_for(user)
 
 
 def customer_pages_for(user) -> list[tuple[str, str, dict]]:
@@ -360,7 +361,8 @@ def machine_facts() -> dict:
     }
 
 
-def report(*, facts, seeding, importing, order_import, tickets, pages, warnings_, customers, requests) -> str:
+def report(*, facts, seeding, importing, order_import, tickets, jobs, pages, warnings_, customers, requests) -> str:
+    from bench import analytics as analytics_bench
     from customers.models import Customer, Interaction
     from sales.models import Order, OrderLine
     from service.models import Ticket
@@ -404,6 +406,7 @@ def report(*, facts, seeding, importing, order_import, tickets, pages, warnings_
         )
     added = f", of which {tickets['added']:,} added in {tickets['seconds']:.1f} s" if tickets.get("seconds") else ""
     lines.append(f"- Tickets: {Ticket.objects.count():,}{added} (`bench/service.py`, the demo generator).")
+    lines += analytics_bench.report_lines(jobs)
     lines += [
         "",
         "| Page | User | Median ms | p95 ms | Queries | of which DB ms | KiB |",
@@ -442,7 +445,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=100_000, help="seed up to this many customers")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page and user")
     parser.add_argument("--tickets", type=int, default=200_000, help="top the database up to this many tickets")
+    parser.add_argument("--orders", type=int, default=1_000_000, help="top the database up to this many orders")
     parser.add_argument("--skip-import", action="store_true", help="do not time import_customers")
+    parser.add_argument("--skip-jobs", action="store_true", help="do not time the grading and churn jobs")
     parser.add_argument("--write-docs", action="store_true", help="append the results to docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -469,10 +474,12 @@ def main() -> int:
     progress(f"Database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}")
     call_command("migrate", interactive=False, verbosity=0)
     seeding = seed(args.customers)
+    from bench import analytics as analytics_bench
     from bench import sales as sales_bench
     from bench import service as service_bench
 
     tickets = service_bench.ensure_tickets(args.tickets)
+    analytics_bench.ensure_orders(args.orders)
     refresh_statistics()
     importing = {"note": "skipped (--skip-import)"} if args.skip_import else measure_import()
     if args.skip_import:
@@ -480,6 +487,7 @@ def main() -> int:
     else:
         progress(f"Importing {ORDER_IMPORT_ROWS:,} order lines (new, then the same file again)")
         order_import = sales_bench.measure_order_import(ORDER_IMPORT_ROWS)
+    jobs = {} if args.skip_jobs else analytics_bench.measure_jobs()
     facts = machine_facts()
     pages, warnings_ = measure_pages(args.requests)
     section = report(
@@ -488,6 +496,7 @@ def main() -> int:
         importing=importing,
         order_import=order_import,
         tickets=tickets,
+        jobs=jobs,
         pages=pages,
         warnings_=warnings_,
         customers=args.customers,
