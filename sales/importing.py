@@ -11,11 +11,10 @@ with the file and 100,000 rows take seconds on PostgreSQL.
 import datetime
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -26,14 +25,7 @@ from django.utils.translation import ngettext
 from customers import roles, services
 from customers.bulk import TableWriter, reserve_ids
 from customers.importing.checking import default_owner_for
-from customers.importing.reading import (
-    ImportFileError,
-    _cell_text,
-    _csv_records,
-    _header_key,
-    _sniff_delimiter,
-    _sniff_encoding,
-)
+from customers.importing.reading import ImportFileError, _header_key, header_keys, read_records
 from customers.models import Customer, ImportJob
 from customers.normalize import search_text
 
@@ -123,61 +115,14 @@ def read_table(path_or_file, filename: str | None = None) -> Table:
 
     Raises ImportFileError when the file as a whole cannot be read or lacks a required column.
     """
-    is_path = isinstance(path_or_file, str | Path)
-    name = filename or (str(path_or_file) if is_path else getattr(path_or_file, "name", "")) or ""
-    suffix = Path(name).suffix.lower()
-    if suffix not in {".csv", ".xlsx"}:
-        raise ImportFileError(_("the file must be a .csv or .xlsx file"))
-    reader = _csv_rows if suffix == ".csv" else _xlsx_rows
-    if is_path:
-        with open(path_or_file, "rb") as binary:
-            return _table(reader(binary))
-    if hasattr(path_or_file, "seek"):
-        path_or_file.seek(0)
-    return _table(reader(path_or_file))
-
-
-def _csv_rows(binary) -> Iterator[tuple[int, list[str]]]:
-    import csv
-    import io
-
-    sample = binary.read(64 * 1024)
-    binary.seek(0)
-    encoding = _sniff_encoding(sample)
-    text = io.TextIOWrapper(binary, encoding=encoding, newline="")
-    try:
-        yield from _csv_records(csv.reader(text, delimiter=_sniff_delimiter(sample, encoding)))
-    finally:
-        text.detach()
-
-
-def _xlsx_rows(binary) -> Iterator[tuple[int, list[str]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(binary, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("the file is not a valid Excel .xlsx workbook")) from exc
-    try:
-        for line, cells in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
-            # Excel cells as the text a CSV would have: whole numbers without ".0", dates as YYYY-MM-DD.
-            yield line, [_cell_text(cell) for cell in cells]
-    finally:
-        workbook.close()
-
-
-def _table(records) -> Table:
-    """The first non-empty record is the header; the later non-empty ones are the rows."""
+    records = read_records(path_or_file, filename)
     keys, rows = None, []
     try:
         for line, texts in records:
-            if not any(texts) or not "".join(texts).strip():
+            if not "".join(texts).strip():
                 continue
             if keys is None:
-                keys = _header(texts, line)
+                keys = header_keys(texts, line, aliases=_header_aliases(), required=REQUIRED_COLUMNS)
             else:
                 rows.append((line, texts))
     finally:
@@ -188,26 +133,8 @@ def _table(records) -> Table:
     return Table(keys=keys, rows=rows)
 
 
-def _header(texts: list[str], line: int) -> list[str | None]:
-    aliases = {**{_header_key(k): v for k, v in HEADER_ALIASES.items()}, **{c: c for c in COLUMNS}}
-    keys, seen = [], set()
-    for text in texts:
-        if not text.strip():
-            keys.append(None)
-            continue
-        key = aliases.get(_header_key(text), text.strip())
-        if key in seen:
-            raise ImportFileError(_("column '%(column)s' appears twice in the header") % {"column": text}, line)
-        seen.add(key)
-        keys.append(key)
-    for column in REQUIRED_COLUMNS:
-        if column not in seen:
-            raise ImportFileError(
-                _("the header row has no '%(column)s' column (the first row must name the columns)")
-                % {"column": column},
-                line,
-            )
-    return keys
+def _header_aliases() -> dict[str, str]:
+    return {**{_header_key(k): v for k, v in HEADER_ALIASES.items()}, **{c: c for c in COLUMNS}}
 
 
 # Parsing one row (no queries) --------------------------------------------------------------------

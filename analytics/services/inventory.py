@@ -5,14 +5,13 @@ every row is checked first and the file is written whole or not at all: one bad 
 bad date, negative or missing number, the same product and day twice) and nothing is written,
 with every bad row reported by its line and reason. Rows upsert on (product, day); a row equal to
 what is stored is left alone, so importing the same file again changes nothing. Files are read
-with the customer import's reader pieces (encodings, delimiters, Excel cells). A few queries per
+with the customer import's reader (encodings, delimiters, Excel cells). A few queries per
 file, whatever its size.
 """
 
 import datetime
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from pathlib import Path
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -20,14 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers import services as customer_services
-from customers.importing.reading import (
-    ImportFileError,
-    _cell_text,
-    _csv_records,
-    _header_key,
-    _sniff_delimiter,
-    _sniff_encoding,
-)
+from customers.importing.reading import ImportFileError, _header_key, header_keys, read_records
 from sales.importing import _parse_date
 from sales.models import Product
 
@@ -88,75 +80,6 @@ class _Row:
 # Reading ---------------------------------------------------------------------------------------
 
 
-def _records(path_or_file, filename: str | None):
-    """(line, cells as text) of every record of a CSV or XLSX file."""
-    is_path = isinstance(path_or_file, str | Path)
-    name = filename or (str(path_or_file) if is_path else getattr(path_or_file, "name", "")) or ""
-    suffix = Path(name).suffix.lower()
-    if suffix not in {".csv", ".xlsx"}:
-        raise ImportFileError(_("the file must be a .csv or .xlsx file"))
-    if is_path:
-        with open(path_or_file, "rb") as binary:
-            yield from (_csv if suffix == ".csv" else _xlsx)(binary)
-        return
-    if hasattr(path_or_file, "seek"):
-        path_or_file.seek(0)
-    yield from (_csv if suffix == ".csv" else _xlsx)(path_or_file)
-
-
-def _csv(binary):
-    import csv
-    import io
-
-    sample = binary.read(64 * 1024)
-    binary.seek(0)
-    encoding = _sniff_encoding(sample)
-    text = io.TextIOWrapper(binary, encoding=encoding, newline="")
-    try:
-        yield from _csv_records(csv.reader(text, delimiter=_sniff_delimiter(sample, encoding)))
-    finally:
-        text.detach()
-
-
-def _xlsx(binary):
-    import zipfile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(binary, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("the file is not a valid Excel .xlsx workbook")) from exc
-    try:
-        for line, cells in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
-            yield line, [_cell_text(cell) for cell in cells]
-    finally:
-        workbook.close()
-
-
-def _header(texts: list[str], line: int) -> list[str | None]:
-    aliases = {**{_header_key(k): v for k, v in HEADER_ALIASES.items()}, **{c: c for c in COLUMNS}}
-    keys, seen = [], set()
-    for text in texts:
-        if not text.strip():
-            keys.append(None)
-            continue
-        key = aliases.get(_header_key(text), text.strip())
-        if key in seen:
-            raise ImportFileError(_("column '%(column)s' appears twice in the header") % {"column": text}, line)
-        seen.add(key)
-        keys.append(key)
-    for column in COLUMNS:
-        if column not in seen:
-            raise ImportFileError(
-                _("the header row has no '%(column)s' column (the first row must name the columns)")
-                % {"column": column},
-                line,
-            )
-    return keys
-
-
 def _shown(value: str, limit: int = 40) -> str:
     value = value.replace("\n", " ")
     return value if len(value) <= limit else value[: limit - 1] + "…"
@@ -208,7 +131,8 @@ def _parse(line: int, keys: list[str | None], texts: list[str], today: datetime.
 
 def _read(path_or_file, filename: str | None) -> tuple[list[_Row], list[str]]:
     """Parse every non-empty row after the header; the columns the import ignores."""
-    records = _records(path_or_file, filename)
+    records = read_records(path_or_file, filename)
+    aliases = {**{_header_key(k): v for k, v in HEADER_ALIASES.items()}, **{c: c for c in COLUMNS}}
     keys, rows = None, []
     today = timezone.localdate()
     try:
@@ -216,7 +140,7 @@ def _read(path_or_file, filename: str | None) -> tuple[list[_Row], list[str]]:
             if not "".join(texts).strip():
                 continue
             if keys is None:
-                keys = _header(texts, line)
+                keys = header_keys(texts, line, aliases=aliases, required=COLUMNS)
             else:
                 rows.append(_parse(line, keys, texts, today))
     finally:

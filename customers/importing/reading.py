@@ -62,6 +62,14 @@ def read_rows(path_or_file, filename: str | None = None) -> Iterator[tuple[int, 
     Line 1 is the header; known headers become column names, unknown ones keep their text.
     Raises ImportFileError when the file as a whole cannot be read.
     """
+    yield from _rows(read_records(path_or_file, filename))
+
+
+def read_records(path_or_file, filename: str | None = None) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells as text) of every record of a CSV or XLSX file, blank ones included.
+
+    Excel cells read as a CSV would have them (`_cell_text`). The order and inventory imports
+    read their files with this too. Raises ImportFileError when the file cannot be read."""
     is_path = isinstance(path_or_file, str | os.PathLike)
     name = filename or (str(path_or_file) if is_path else getattr(path_or_file, "name", "")) or ""
     suffix = Path(name).suffix.lower()
@@ -77,13 +85,13 @@ def read_rows(path_or_file, filename: str | None = None) -> Iterator[tuple[int, 
         yield from reader(path_or_file)
 
 
-def _read_csv(binary) -> Iterator[tuple[int, dict]]:
+def _read_csv(binary) -> Iterator[tuple[int, list[str]]]:
     sample = binary.read(64 * 1024)
     binary.seek(0)
     encoding = _sniff_encoding(sample)
     text = io.TextIOWrapper(binary, encoding=encoding, newline="")
     try:
-        yield from _rows(_csv_records(csv.reader(text, delimiter=_sniff_delimiter(sample, encoding))))
+        yield from _csv_records(csv.reader(text, delimiter=_sniff_delimiter(sample, encoding)))
     finally:
         text.detach()
 
@@ -102,7 +110,7 @@ def _csv_records(reader) -> Iterator[tuple[int, list]]:
         raise ImportFileError(_("the file is not valid CSV: %(error)s") % {"error": exc}, end + 1) from exc
 
 
-def _read_xlsx(binary) -> Iterator[tuple[int, dict]]:
+def _read_xlsx(binary) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -112,8 +120,8 @@ def _read_xlsx(binary) -> Iterator[tuple[int, dict]]:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFileError(_("the file is not a valid Excel .xlsx workbook")) from exc
     try:
-        sheet = workbook.worksheets[0]
-        yield from _rows(enumerate(sheet.iter_rows(values_only=True), start=1))
+        for line, cells in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
+            yield line, [_cell_text(cell) for cell in cells]
     finally:
         workbook.close()
 
@@ -122,7 +130,7 @@ def _rows(records: Iterable[tuple[int, list]]) -> Iterator[tuple[int, dict]]:
     """The first non-empty record is the header; every later non-empty one becomes {column: text}."""
     keys = None
     for line, cells in records:
-        if not any(_cell_text(cell).strip() for cell in cells):
+        if not any(cell.strip() for cell in cells):
             continue
         if keys is None:
             keys = _header(cells, line)
@@ -134,10 +142,16 @@ def _rows(records: Iterable[tuple[int, list]]) -> Iterator[tuple[int, dict]]:
 
 def _header(cells, line: int) -> list[str | None]:
     """Map header cells to column names (unknown headers keep their text); check `name` is there."""
-    aliases = _header_aliases()
+    return header_keys(cells, line, aliases=_header_aliases(), required=REQUIRED_COLUMNS)
+
+
+def header_keys(texts: list[str], line: int, *, aliases: dict[str, str], required) -> list[str | None]:
+    """The column name of each header cell (`aliases`: `_header_key` spelling → column; unknown
+    headers keep their text; blank ones are None). ImportFileError for a column named twice or a
+    required column missing."""
     keys, seen = [], set()
-    for cell in cells:
-        text = _cell_text(cell).strip()
+    for cell in texts:
+        text = cell.strip()
         if not text:
             keys.append(None)
             continue
@@ -146,7 +160,7 @@ def _header(cells, line: int) -> list[str | None]:
             raise ImportFileError(_("column '%(column)s' appears twice in the header") % {"column": text}, line)
         seen.add(key)
         keys.append(key)
-    missing = [column for column in REQUIRED_COLUMNS if column not in seen]
+    missing = [column for column in required if column not in seen]
     if missing:
         raise ImportFileError(
             _("the header row has no '%(column)s' column (the first row must name the columns)")
@@ -175,8 +189,8 @@ def _row(keys: list[str | None], cells) -> dict:
     row = {key: "" for key in keys if key}
     for key, cell in zip(keys, cells, strict=False):
         if key:
-            row[key] = _cell_text(cell)
-    extra = [cell for cell in cells[len(keys) :] if _cell_text(cell).strip()]
+            row[key] = cell
+    extra = [cell for cell in cells[len(keys) :] if cell.strip()]
     if extra:
         row[EXTRA_CELLS] = len(extra)
     return row
