@@ -25,8 +25,9 @@ from ..services import inventory as inventory_import
 from ..services import products as services
 from .base import as_of_context, require_reader, selected_run
 
-# Who may import inventory snapshots (besides holders of the model's "add" permission).
-IMPORT_ROLES = (roles.ADMIN, roles.MANAGER)
+# Who may import inventory snapshots (besides holders of the model's "add" permission): managers
+# read everything but change nothing (DESIGN.md "Who sees what").
+IMPORT_ROLES = (roles.ADMIN,)
 # A period longer than this is refused (it would only scan the whole history for nothing).
 MAX_PERIOD_DAYS = 3 * 366
 TOP_ASSOCIATIONS = 20
@@ -62,7 +63,7 @@ class PeriodForm(forms.Form):
 
 
 def can_import_inventory(user) -> bool:
-    """Admins and managers import inventory snapshots, and anyone given the model's "add" permission."""
+    """Admins import inventory snapshots, and anyone given the model's "add" permission."""
     return roles.has_role(user, *IMPORT_ROLES) or user.has_perm("analytics.add_inventorysnapshot")
 
 

@@ -138,8 +138,8 @@ def upload(client, name, content):
     return client.post(UPLOAD, {"file": SimpleUploadedFile(name, content.encode("utf-8"))})
 
 
-def test_manager_uploads_a_file(login, manager, products):
-    client = login(manager)
+def test_admin_uploads_a_file(login, admin_user, products):
+    client = login(admin_user)
     page = client.get(UPLOAD)
     assert page.status_code == 200 and "value_at_cost" in page.content.decode()
     response = upload(client, "stock.csv", GOOD)
@@ -162,12 +162,14 @@ def test_upload_with_bad_rows_lists_them(login, admin_user, products):
     assert not InventorySnapshot.objects.exists()
 
 
-def test_who_may_import(login, owner, team_manager, service_agent, marketer, manager):
-    for user in (owner, team_manager, service_agent, marketer):
+def test_who_may_import(login, owner, team_manager, service_agent, marketer, manager, admin_user):
+    # Managers read everything and change nothing.
+    for user in (owner, team_manager, service_agent, marketer, manager):
         assert login(user).get(UPLOAD).status_code == 404
         assert login(user).post(UPLOAD).status_code == 404
     # The products page links to the import for those who may use it.
-    assert 'id="inventory-import-link"' in login(manager).get(reverse("analytics:products")).content.decode()
+    assert 'id="inventory-import-link"' in login(admin_user).get(reverse("analytics:products")).content.decode()
+    assert 'id="inventory-import-link"' not in login(manager).get(reverse("analytics:products")).content.decode()
     assert 'id="inventory-import-link"' not in login(owner).get(reverse("analytics:products")).content.decode()
     clerk = UserFactory(username="clerk", roles=["sales rep"])
     clerk.user_permissions.add(Permission.objects.get(codename="add_inventorysnapshot"))
