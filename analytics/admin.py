@@ -195,7 +195,6 @@ class GradingRunAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     date_hierarchy = "as_of"
     list_select_related = ["rule"]
-    exclude = ["summary"]
 
 
 @admin.register(ChurnModelRun)
@@ -203,7 +202,6 @@ class ChurnModelRunAdmin(ReadOnlyAdmin):
     list_display = ["as_of", "status", "bgnbd_converged", "bgnbd_n", "gg_converged", "gg_n", "finished_at"]
     list_filter = ["status", "bgnbd_converged", "gg_converged"]
     date_hierarchy = "as_of"
-    exclude = ["summary"]
 
 
 @admin.register(ChurnAlert)

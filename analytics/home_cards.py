@@ -9,7 +9,7 @@ from customers import home_cards, roles
 
 from .models import ChurnAlert, ChurnModelRun, CustomerGrade, RunStatus
 from .services import churn_dashboard
-from .services.summaries import sees_every_customer
+from .services.summaries import scope_of, stored_figures
 from .views.base import DASHBOARD_ROLES
 
 
@@ -18,13 +18,12 @@ def register() -> None:
 
 
 def high_risk_count(user, churn_run: ChurnModelRun) -> int:
-    """High-risk customers the user may see in `churn_run`'s grades: the stored totals for those who
-    see everyone (the job computed them), one count otherwise."""
-    if sees_every_customer(user):
-        stored = (churn_run.summary or {}).get(churn_dashboard.KEY)
-        if stored:
-            totals = {row["churn_risk"]: row["customers"] for row in stored["risk_totals"]}
-            return totals.get("high", 0)
+    """High-risk customers the user may see in `churn_run`'s grades: from the figures the job stored
+    for the user's scope, else one count."""
+    stored = stored_figures(run=churn_run.grading_run_id, key=churn_dashboard.KEY, scope=scope_of(user))
+    if stored:
+        totals = {row["churn_risk"]: row["customers"] for row in stored["risk_totals"]}
+        return totals.get("high", 0)
     grades = CustomerGrade.objects.visible_to(user).filter(run_id=churn_run.grading_run_id)
     return grades.filter(churn_risk="high").count()
 
@@ -34,7 +33,7 @@ def cards(request) -> list[home_cards.HomeCard]:
     user = request.user
     if not roles.has_role(user, *DASHBOARD_ROLES):
         return []
-    latest = ChurnModelRun.objects.filter(status=RunStatus.SUCCEEDED).only("pk", "grading_run_id", "summary")
+    latest = ChurnModelRun.objects.filter(status=RunStatus.SUCCEEDED).only("pk", "grading_run_id")
     churn_run = latest.order_by("-as_of").first()
     at_risk = high_risk_count(user, churn_run) if churn_run else 0
     open_alerts = ChurnAlert.objects.visible_to(user).unresolved().count()

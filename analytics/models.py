@@ -231,8 +231,6 @@ class GradingRun(models.Model):
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
-    # Everyone-scope dashboard figures computed once by the job (see analytics/services/summaries.py).
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
     message = models.TextField(_("message"), blank=True)
 
     objects = GradingRunQuerySet.as_manager()
@@ -314,6 +312,25 @@ class CustomerGrade(models.Model):
         return f"{self.customer_id} @ {self.run_id}: {self.rfm_code}"
 
 
+class FigureSet(models.Model):
+    """A dashboard's figures as a job computed them for one visibility scope ("all", "user-<id>"):
+    what the page reads instead of aggregating the customers on every request (services/summaries.py)."""
+
+    run = models.ForeignKey(GradingRun, on_delete=models.CASCADE, related_name="figure_sets")
+    key = models.CharField(max_length=32)
+    scope = models.CharField(max_length=32)
+    figures = models.JSONField()
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("dashboard figures")
+        verbose_name_plural = _("dashboard figures")
+        constraints = [models.UniqueConstraint(fields=["run", "key", "scope"], name="figureset_run_key_scope")]
+
+    def __str__(self):
+        return f"{self.key} @ {self.run_id} ({self.scope})"
+
+
 class StateTransitionQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Transitions of the customers the user may see."""
@@ -375,7 +392,6 @@ class ChurnModelRun(models.Model):
     )
     average_margin = models.FloatField(null=True)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
     message = models.TextField(_("message"), blank=True)
 
     class Meta:

@@ -1,19 +1,25 @@
-"""What people do with churn alerts: record that the customer was contacted, won back or lost.
-
-The churn job opens the alerts (`analytics/services/churn.py`); this module holds the changes a
-person makes, with conflict detection on the alert's `version`.
+"""Churn alerts: opened by the churn job with a win-back task, marked won back when the customer
+buys again, and moved by people (contacted, won back, lost) with conflict detection on `version`.
 """
+
+import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
+from customers.models import Customer, Task
 from customers.services import task_set_done
+from sales.models import Order
 
-from ..models import ChurnAlert
+from .. import reasons
+from ..models import ChurnAlert, ChurnModelRun, CustomerGrade, GradingRule, GradingRun
+
+TASK_SOURCE = "churn_alert"
+# A win-back call within a week of the alert.
+WIN_BACK_DAYS = 7
 
 Status = ChurnAlert.Status
 RESOLVED = (Status.WON_BACK, Status.LOST)
@@ -90,3 +96,64 @@ def alert_set_status(*, alert: ChurnAlert, status: str, note: str, actor, versio
             task_set_done(task=fresh.task, actor=actor, done=True)
     fresh.save(update_fields=["note", "status", "updated_by", "updated_at", "closed_at"])
     return fresh
+
+
+# Written by the churn job ---------------------------------------------------------------------
+
+
+def alerts_mark_won_back(*, as_of: datetime.date, now: datetime.datetime) -> int:
+    """Unresolved alerts whose customer bought after the alert opened (up to the date) become won back."""
+    bought_since = Order.objects.counted().filter(
+        customer=OuterRef("customer_id"), ordered_at__gt=OuterRef("opened_on"), ordered_at__lte=as_of
+    )
+    won = ChurnAlert.objects.unresolved().filter(Exists(bought_since))
+    task_ids = list(won.exclude(task=None).values_list("task_id", flat=True))
+    count = won.update(
+        status=ChurnAlert.Status.WON_BACK, closed_at=now, updated_at=now, updated_by=None, version=F("version") + 1
+    )
+    # As when a person resolves an alert: its win-back task is done.
+    Task.objects.filter(pk__in=task_ids, done=False).update(done=True, done_at=now)
+    return count
+
+
+@transaction.atomic
+def alerts_open(*, churn_run: ChurnModelRun, run: GradingRun, rule: GradingRule, now: datetime.datetime) -> int:
+    """A ChurnAlert with a win-back task for each valuable high-risk customer without an unresolved alert."""
+    candidates = (
+        CustomerGrade.objects.filter(run=run, churn_risk=Customer.ChurnRisk.HIGH, value__gte=rule.alert_min_value)
+        .exclude(customer_id__in=ChurnAlert.objects.unresolved().values("customer_id"))
+        .order_by("customer_id")
+        .values_list("customer_id", "customer__name", "customer__owner", "value", "p_alive", "churn_reasons")
+    )
+    alerts, tasks = [], []
+    due = run.as_of + datetime.timedelta(days=WIN_BACK_DAYS)
+    for customer_id, name, owner_id, value, p_alive, churn_reasons in candidates:
+        task = None
+        if owner_id is not None:
+            notes = " ".join(reasons.describe(reason) for reason in churn_reasons)
+            task = Task(
+                customer_id=customer_id,
+                owner_id=owner_id,
+                title=(_("Win back “%(name)s”: high risk of churning") % {"name": name})[:200],
+                notes=notes,
+                due_date=due,
+                source=TASK_SOURCE,
+                created_at=now,
+            )
+            tasks.append(task)
+        alerts.append(
+            ChurnAlert(
+                customer_id=customer_id,
+                churn_run=churn_run,
+                opened_on=run.as_of,
+                status=ChurnAlert.Status.OPEN,
+                reasons=churn_reasons,
+                p_alive=p_alive,
+                value_at_risk=value,
+                task=task,
+                updated_at=now,
+            )
+        )
+    Task.objects.bulk_create(tasks, batch_size=2000)
+    ChurnAlert.objects.bulk_create(alerts, batch_size=2000)
+    return len(alerts)

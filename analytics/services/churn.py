@@ -27,30 +27,27 @@ Choices DESIGN.md leaves open, stated here once:
 import copy
 import datetime
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Customer, Task
+from customers.models import Customer
 from sales.models import Order
 from service.models import SurveyResponse, Ticket
 
 from .. import bgnbd, gammagamma, reasons
-from ..models import ChurnAlert, ChurnModelRun, CustomerGrade, GradingRule, GradingRun, RunStatus
-from . import summaries
+from ..models import ChurnModelRun, CustomerGrade, GradingRule, GradingRun, RunStatus
+from . import alerts, summaries
 from .churn_dashboard import churn_figures
+from .sql import VendorSql
 
-TASK_SOURCE = "churn_alert"
 EXPECTED_PURCHASES_DAYS = 365
 DAYS_PER_MONTH = 365.25 / 12
-# A win-back call within a week of the alert.
-WIN_BACK_DAYS = 7
 # Rows per UPDATE statement (capped further by the database's limit on parameters).
 CHUNK = 2000
 # CLV beyond the money field's 14 digits is a numerical accident, not a customer.
@@ -86,47 +83,13 @@ class Buyers:
             return np.where(self.x > 0, (self.total - self.first_amount) / np.maximum(self.x, 1), np.nan)
 
 
-class _Sql:
-    """The few things PostgreSQL and SQLite spell differently."""
-
-    def __init__(self):
-        self.postgres = connection.vendor == "postgresql"
-
-    def date(self, name: str) -> str:
-        return f"CAST(%({name})s AS date)" if self.postgres else f"%({name})s"
-
-    def date_value(self, day: datetime.date):
-        return day if self.postgres else day.isoformat()
-
-    def days(self, later: str, earlier: str) -> str:
-        if self.postgres:
-            return f"({later} - {earlier})"
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-
-    def cast(self, kind: str) -> str:
-        return {
-            "float": "double precision" if self.postgres else "REAL",
-            "json": "jsonb" if self.postgres else "TEXT",
-            "money": "numeric",
-        }[kind]
-
-    def rows_per_statement(self, columns: int) -> int:
-        if self.postgres:
-            return CHUNK
-        try:
-            limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        except (AttributeError, sqlite3.Error):
-            limit = 999
-        return max(1, min(CHUNK, limit // columns))
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading
 
 
 def _read_buyers(run: GradingRun, rule: GradingRule) -> Buyers:
     """One aggregate over the counted orders up to the date, per graded customer with a purchase."""
-    sql = _Sql()
+    sql = VendorSql()
     as_of = run.as_of
     period = datetime.timedelta(days=rule.spend_period_days)
     params = {
@@ -386,9 +349,9 @@ def _reset_grades(run: GradingRun) -> None:
 
 def _write_grades(rows: list[tuple]) -> None:
     """(grade id, p_alive, expected purchases, clv, risk, reasons JSON) into the grades, chunk by chunk."""
-    sql = _Sql()
+    sql = VendorSql()
     table = CustomerGrade._meta.db_table
-    per_statement = sql.rows_per_statement(6)
+    per_statement = sql.rows_per_statement(chunk=CHUNK, columns=6)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
@@ -408,7 +371,7 @@ def _write_grades(rows: list[tuple]) -> None:
 
 def _copy_to_customers(run: GradingRun) -> int:
     """Copy churn risk and CLV of the run's grades onto the customers whose values differ."""
-    sql = _Sql()
+    sql = VendorSql()
     customers, grades = Customer._meta.db_table, CustomerGrade._meta.db_table
     differs = "IS DISTINCT FROM" if sql.postgres else "IS NOT"
     statement = f"""
@@ -420,63 +383,6 @@ def _copy_to_customers(run: GradingRun) -> int:
     with connection.cursor() as cursor:
         cursor.execute(statement, [run.pk])
         return cursor.rowcount
-
-
-def _mark_won_back(as_of: datetime.date, now: datetime.datetime) -> int:
-    """Unresolved alerts whose customer bought after the alert opened (up to the date) become won back."""
-    bought_since = Order.objects.counted().filter(
-        customer=OuterRef("customer_id"), ordered_at__gt=OuterRef("opened_on"), ordered_at__lte=as_of
-    )
-    won = ChurnAlert.objects.unresolved().filter(Exists(bought_since))
-    task_ids = list(won.exclude(task=None).values_list("task_id", flat=True))
-    count = won.update(
-        status=ChurnAlert.Status.WON_BACK, closed_at=now, updated_at=now, updated_by=None, version=F("version") + 1
-    )
-    # As when a person resolves an alert: its win-back task is done.
-    Task.objects.filter(pk__in=task_ids, done=False).update(done=True, done_at=now)
-    return count
-
-
-def _open_alerts(churn_run: ChurnModelRun, run: GradingRun, rule: GradingRule, now: datetime.datetime) -> int:
-    """A ChurnAlert with a win-back task for each valuable high-risk customer without an unresolved alert."""
-    candidates = (
-        CustomerGrade.objects.filter(run=run, churn_risk=Risk.HIGH, value__gte=rule.alert_min_value)
-        .exclude(customer_id__in=ChurnAlert.objects.unresolved().values("customer_id"))
-        .order_by("customer_id")
-        .values_list("customer_id", "customer__name", "customer__owner", "value", "p_alive", "churn_reasons")
-    )
-    alerts, tasks = [], []
-    due = run.as_of + datetime.timedelta(days=WIN_BACK_DAYS)
-    for customer_id, name, owner_id, value, p_alive, churn_reasons in candidates:
-        task = None
-        if owner_id is not None:
-            notes = " ".join(reasons.describe(reason) for reason in churn_reasons)
-            task = Task(
-                customer_id=customer_id,
-                owner_id=owner_id,
-                title=(_("Win back “%(name)s”: high risk of churning") % {"name": name})[:200],
-                notes=notes,
-                due_date=due,
-                source=TASK_SOURCE,
-                created_at=now,
-            )
-            tasks.append(task)
-        alerts.append(
-            ChurnAlert(
-                customer_id=customer_id,
-                churn_run=churn_run,
-                opened_on=run.as_of,
-                status=ChurnAlert.Status.OPEN,
-                reasons=churn_reasons,
-                p_alive=p_alive,
-                value_at_risk=value,
-                task=task,
-                updated_at=now,
-            )
-        )
-    Task.objects.bulk_create(tasks, batch_size=CHUNK)
-    ChurnAlert.objects.bulk_create(alerts, batch_size=CHUNK)
-    return len(alerts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +436,6 @@ def _start(grading_run: GradingRun) -> ChurnModelRun:
             "finished_at": None,
             "message": "",
             "counts": {},
-            "summary": {},
             "fallback_from": None,
             **dict.fromkeys(
                 [
@@ -664,8 +569,8 @@ def _run(churn_run: ChurnModelRun, grading_run: GradingRun, *, maxiter: int | No
     changed = _copy_to_customers(grading_run) if latest else 0
     lap("write")
     now = timezone.now()
-    won_back = _mark_won_back(as_of, now) if latest else 0
-    opened = _open_alerts(churn_run, grading_run, rule, now) if latest else 0
+    won_back = alerts.alerts_mark_won_back(as_of=as_of, now=now) if latest else 0
+    opened = alerts.alerts_open(churn_run=churn_run, run=grading_run, rule=rule, now=now) if latest else 0
     lap("alerts")
     churn_run.counts = {
         "scored": buyers.n,
@@ -678,7 +583,7 @@ def _run(churn_run: ChurnModelRun, grading_run: GradingRun, *, maxiter: int | No
     churn_run.status = RunStatus.SUCCEEDED
     churn_run.finished_at = timezone.now()
     churn_run.save()
-    summaries.summaries_store(run=grading_run, holder=churn_run, computations={"churn": churn_figures})
+    summaries.summaries_store(run=grading_run, computations={"churn": churn_figures})
     lap("summaries")
     churn_run.counts["seconds"] = {
         **{name: round(value, 3) for name, value in timings.items()},

@@ -1,7 +1,7 @@
 """Figures of the churn dashboard, from one grading run's grades and its churn run.
 
 `churn_figures(run, grades)` is the compute function of `summaries.scoped_figures` (key "churn",
-kept in the `ChurnModelRun.summary`): JSON-safe values only, a constant number of queries
+stored per scope by the churn job): JSON-safe values only, a constant number of queries
 whatever the number of grades.
 
 Churn rate by month (the definition the page states): a buyer churns on the first day their
@@ -36,7 +36,7 @@ MONTHS = 12
 BIN_EDGES = [i / 10 for i in range(1, 10)]
 
 
-def churn_figures(run: GradingRun, grades) -> dict:
+def churn_figures(run: GradingRun, grades, user=None) -> dict:
     """The churn dashboard's figures over `grades` (the run's grades a reader may see); four queries."""
     grades = grades.order_by()
     return {

@@ -22,6 +22,7 @@ from .. import rfm
 from ..models import (
     ChurnModelRun,
     CustomerGrade,
+    FigureSet,
     GradingRule,
     GradingRun,
     RunStatus,
@@ -29,6 +30,7 @@ from ..models import (
 )
 from ..segments import UNMATCHED
 from . import summaries
+from .sql import VendorSql
 
 # Loyalty counts occasions in the last 12 months (DESIGN.md "Customer state").
 LOYALTY_DAYS = 365
@@ -55,30 +57,6 @@ def rule_snapshot(rule: GradingRule) -> dict:
         for s in rule.segments.all()
     ]
     return values
-
-
-class _Sql:
-    """The vendor's spelling of the few things SQLite and PostgreSQL write differently."""
-
-    def __init__(self):
-        self.postgres = connection.vendor == "postgresql"
-        self.false = "FALSE" if self.postgres else "0"
-
-    def date(self, name: str) -> str:
-        return f"CAST(%({name})s AS date)" if self.postgres else f"%({name})s"
-
-    def date_value(self, day: datetime.date) -> object:
-        return day if self.postgres else day.isoformat()
-
-    def number(self, value: Decimal) -> object:
-        # Exact numeric on PostgreSQL; SQLite stores decimals as floating point anyway.
-        return value if self.postgres else float(value)
-
-    def days(self, later: str, earlier: str) -> str:
-        """Whole days from date `earlier` to date `later`."""
-        if self.postgres:
-            return f"({later} - {earlier})"
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
 
 def _score_sql(rule: GradingRule, params: dict) -> tuple[str, str, str]:
@@ -109,7 +87,7 @@ def _grades_insert(rule: GradingRule, run: GradingRun) -> tuple[str, dict]:
     One pass over the orders groups them by customer: same-day orders are one purchase occasion,
     so occasions are COUNT(DISTINCT day) (amounts are plain sums either way), measured at 1.3× the
     bare GROUP BY at a million orders, where grouping by customer and day first took 5×."""
-    sql = _Sql()
+    sql = VendorSql()
     as_of = run.as_of
 
     def back(days: int) -> object:
@@ -257,7 +235,7 @@ def _grades_insert(rule: GradingRule, run: GradingRun) -> tuple[str, dict]:
 
 def _copy_to_customers(run: GradingRun) -> int:
     """Write the run's grades onto the customers whose grade changed; the number changed."""
-    sql = _Sql()
+    sql = VendorSql()
     customers, grades = Customer._meta.db_table, CustomerGrade._meta.db_table
     columns = ("tier", "state", "lifecycle_stage", "rfm_code")
     assignments = ", ".join(f"{column} = g.{column}" for column in columns)
@@ -281,7 +259,7 @@ def _record_transitions(run: GradingRun, previous: GradingRun | None) -> int:
     """One StateTransition per customer whose state differs from the previous run's (new customers: potential)."""
     if previous is None:
         return 0
-    sql = _Sql()
+    sql = VendorSql()
     grades = CustomerGrade._meta.db_table
     statement = f"""
         INSERT INTO {StateTransition._meta.db_table} (run_id, customer_id, as_of, from_state, to_state)
@@ -338,16 +316,11 @@ def grade_customers(*, as_of: datetime.date) -> GradingRun:
     run = GradingRun.objects.select_for_update().get(pk=run.pk)
     CustomerGrade.objects.filter(run=run).delete()
     StateTransition.objects.filter(run=run).delete()
-    # The churn figures of this date were computed from the grades being replaced.
+    # The churn run and the stored figures of this date came from the grades being replaced.
     ChurnModelRun.objects.filter(grading_run=run).delete()
+    FigureSet.objects.filter(run=run).delete()
     run.rule, run.rule_version, run.rule_snapshot = rule, rule.version, rule_snapshot(rule)
-    run.status, run.started_at, run.finished_at, run.message, run.summary = (
-        RunStatus.RUNNING,
-        timezone.now(),
-        None,
-        "",
-        {},
-    )
+    run.status, run.started_at, run.finished_at, run.message = RunStatus.RUNNING, timezone.now(), None, ""
     run.save()
 
     with connection.cursor() as cursor:

@@ -24,11 +24,13 @@ import datetime
 
 from django.db.models import Avg, Sum
 
+from customers import roles
 from sales.models import Order, OrderLine, Product
 
 from ..models import GradingRun, InventorySnapshot
+from . import summaries
 
-# Key of the stored everyone-scope figures in `GradingRun.summary`.
+# Key of the figures the grading job stores (`FigureSet`).
 SUMMARY_KEY = "products"
 # The default period: this many calendar months up to the as-of date (its own month included).
 DEFAULT_MONTHS = 3
@@ -85,17 +87,27 @@ def counted_orders(orders, *, start: datetime.date, end: datetime.date):
     return orders.counted().filter(ordered_at__gte=start, ordered_at__lte=end)
 
 
-def products_figures(run: GradingRun, grades=None) -> dict:
-    """Sales per product over every order for `run`'s default period: what the job stores.
+def products_figures(run: GradingRun, grades=None, user=None) -> dict:
+    """Sales per product over the orders `user` may see (None: every order) in `run`'s default period.
 
-    Signature of a `summaries_store` compute function; `grades` is ignored (the figures are
-    order-based, not customer-based). One query."""
+    A `summaries_store` compute function; `grades` is ignored: the figures follow the orders a
+    reader sees, not the customers. One query."""
     start, end = default_period(run.as_of)
+    orders = Order.objects.all() if user is None else Order.objects.visible_to(user)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "sales": product_sales(counted_orders(Order.objects.all(), start=start, end=end)),
+        "sales": product_sales(counted_orders(orders, start=start, end=end)),
     }
+
+
+def order_scope(user) -> str | None:
+    """The scope of stored figures that fits the orders `user` sees: everyone's, a sales user's own, or None."""
+    if sees_every_order(user):
+        return summaries.EVERYONE
+    if roles.has_role(user, roles.SALES_REP, roles.SALES_MANAGER):
+        return summaries.scope_of(user)
+    return None
 
 
 def product_inventory(*, start: datetime.date, end: datetime.date) -> dict[int, float]:
@@ -111,9 +123,10 @@ def product_inventory(*, start: datetime.date, end: datetime.date) -> dict[int, 
 
 def _stored_sales(user, run: GradingRun | None, start, end) -> list[dict] | None:
     """The job's stored sales when they answer this request exactly, else None."""
-    if run is None or (start, end) != default_period(run.as_of) or not sees_every_order(user):
+    scope = order_scope(user)
+    if run is None or (start, end) != default_period(run.as_of) or scope is None:
         return None
-    stored = (run.summary or {}).get(SUMMARY_KEY)
+    stored = summaries.stored_figures(run=run, key=SUMMARY_KEY, scope=scope)
     if not stored or stored.get("start") != start.isoformat() or stored.get("end") != end.isoformat():
         return None
     return stored["sales"]

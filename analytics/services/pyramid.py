@@ -188,7 +188,7 @@ def _segments(grades) -> list[dict]:
     )
 
 
-def pyramid_figures(run: GradingRun, grades) -> dict:
+def pyramid_figures(run: GradingRun, grades, user=None) -> dict:
     """Every figure of the pyramid dashboard over `grades` (the run's grades a reader may see); JSON-safe."""
     tiers, totals = _tiers(grades)
     return {

@@ -170,7 +170,7 @@ def matrix_grades(*, run: GradingRun, grades: QuerySet) -> QuerySet:
     )
 
 
-def satisfaction_figures(run: GradingRun, grades: QuerySet) -> dict:
+def satisfaction_figures(run: GradingRun, grades: QuerySet, user=None) -> dict:
     """Compute function of the satisfaction dashboard (`scoped_figures` key "satisfaction"): the
     satisfaction–loyalty matrix of `grades` in `run` — counts and shares per quadrant, one query."""
     counted = matrix_grades(run=run, grades=grades).aggregate(

@@ -1,42 +1,71 @@
-"""Dashboard figures for everyone, computed once by the jobs; for a narrower view, computed per request.
+"""Dashboard figures computed by the jobs, once per visibility scope, so pages only read them.
 
-A dashboard's figures come from a compute function `compute(run, grades) -> dict`, where `grades`
-are the `CustomerGrade` rows of `run` that the reader may see. The function returns JSON-safe
-values only (int, float, str, lists, dicts): for readers who see every customer, the grading or
-churn job stores its result in the run's `summary` (`summaries_store`), and the page reads it
-back (`scoped_figures`) instead of aggregating every customer on each request.
+A dashboard's numbers come from a compute function `compute(run, grades, user) -> dict` over the
+`CustomerGrade` rows of `run` that a reader may see (`user` is None for "everyone"), returning
+JSON-safe values only (int, float, str, lists, dicts). After each run the grading and churn jobs
+store the result for everyone and for every sales user, whose view is narrower
+(`summaries_store`); a page asks for the figures of the reader's scope (`scoped_figures`) and
+computes them itself only when none are stored (a date computed before the user existed, say).
 """
 
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
+
+from customers import roles
 from customers.models import Customer
 
-from ..models import CustomerGrade, GradingRun
+from ..models import CustomerGrade, FigureSet, GradingRun
 
-Compute = Callable[[GradingRun, object], dict]
+Compute = Callable[[GradingRun, object, object], dict]
+EVERYONE = "all"
+
+
+def scope_of(user) -> str:
+    """The key of what `visible_to(user)` shows: "all", or "user-<id>" for sales people."""
+    return Customer.objects.visibility_scope(user)
 
 
 def sees_every_customer(user) -> bool:
-    """True when `visible_to(user)` shows every customer, so the stored everyone-scope figures apply."""
-    return Customer.objects.visibility_scope(user) == "all"
+    return scope_of(user) == EVERYONE
 
 
-def scoped_figures(user, *, run: GradingRun, key: str, compute: Compute, holder=None) -> dict:
-    """The figures `key` of `run` for what `user` may see.
-
-    `holder` is the object whose `summary` keeps the stored figures (default: the grading run;
-    the churn dashboard passes its `ChurnModelRun`)."""
-    holder = run if holder is None else holder
-    if sees_every_customer(user) and key in (holder.summary or {}):
-        return holder.summary[key]
-    return compute(run, CustomerGrade.objects.visible_to(user).filter(run=run))
+def stored_figures(*, run: GradingRun, key: str, scope: str) -> dict | None:
+    """The figures the job stored for `run`, `key` and `scope`, or None (one query)."""
+    return FigureSet.objects.filter(run=run, key=key, scope=scope).values_list("figures", flat=True).first()
 
 
-def summaries_store(*, run: GradingRun, computations: dict[str, Compute], holder=None) -> None:
-    """Compute each figure set over all of `run`'s grades and keep them in `holder.summary`."""
-    holder = run if holder is None else holder
-    grades = CustomerGrade.objects.filter(run=run)
-    summary = dict(holder.summary or {})
-    summary.update({key: compute(run, grades) for key, compute in computations.items()})
-    holder.summary = summary
-    holder.save(update_fields=["summary"])
+def scoped_figures(user, *, run: GradingRun, key: str, compute: Compute) -> dict:
+    """The figures `key` of `run` for what `user` may see: stored by the job, else computed now."""
+    stored = stored_figures(run=run, key=key, scope=scope_of(user))
+    if stored is not None:
+        return stored
+    return compute(run, CustomerGrade.objects.visible_to(user).filter(run=run), user)
+
+
+def scoped_readers() -> list:
+    """Active users whose view of the customers is narrower than everyone's: sales reps and sales managers."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[roles.SALES_REP, roles.SALES_MANAGER])
+        .distinct()
+    )
+    return [user for user in users.order_by("pk") if not sees_every_customer(user)]
+
+
+def summaries_store(*, run: GradingRun, computations: dict[str, Compute]) -> int:
+    """Compute each figure set for everyone and for each scoped reader, replacing the run's; how many were stored."""
+    FigureSet.objects.filter(run=run, key__in=list(computations)).delete()
+    everyone = CustomerGrade.objects.filter(run=run)
+    sets = [
+        FigureSet(run=run, key=key, scope=EVERYONE, figures=compute(run, everyone, None))
+        for key, compute in computations.items()
+    ]
+    for user in scoped_readers():
+        grades = CustomerGrade.objects.visible_to(user).filter(run=run)
+        sets += [
+            FigureSet(run=run, key=key, scope=scope_of(user), figures=compute(run, grades, user))
+            for key, compute in computations.items()
+        ]
+    FigureSet.objects.bulk_create(sets)
+    return len(sets)

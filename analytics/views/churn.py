@@ -31,9 +31,7 @@ def churn_dashboard_view(request):
     ready = churn_run is not None and churn_run.status == RunStatus.SUCCEEDED
     figures = None
     if ready:
-        figures = scoped_figures(
-            user, run=run, key=churn_dashboard.KEY, compute=churn_dashboard.churn_figures, holder=churn_run
-        )
+        figures = scoped_figures(user, run=run, key=churn_dashboard.KEY, compute=churn_dashboard.churn_figures)
         export = request.GET.get("export")
         if export in EXPORTS:
             return _csv(export, figures, churn_run)

@@ -68,7 +68,11 @@ def movement_table(figures) -> dict | None:
     movement = figures["movement"]
     if not movement["previous_as_of"]:
         return None
-    labels = {**dict(Customer.Tier.choices), NO_TIER: _("No tier"), NEW: pgettext("pyramid: not graded in the earlier run", "New")}
+    labels = {
+        **dict(Customer.Tier.choices),
+        NO_TIER: _("No tier"),
+        NEW: pgettext("pyramid: not graded in the earlier run", "New"),
+    }
     rank = {tier: index for index, tier in enumerate(TIERS)}
     rows = []
     for source in MOVEMENT_FROM:

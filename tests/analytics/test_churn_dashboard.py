@@ -12,7 +12,7 @@ from django.urls import reverse
 from analytics import home_cards as analytics_home_cards
 from analytics.models import StateTransition
 from analytics.services import churn_dashboard
-from analytics.services.summaries import summaries_store
+from analytics.services.summaries import stored_figures, summaries_store
 from customers import home_cards
 from tests.analytics.factories import ChurnModelRunFactory, CustomerGradeFactory, GradingRunFactory
 from tests.factories import CustomerFactory
@@ -276,19 +276,19 @@ def test_manager_sees_the_same_figures_with_the_stored_summary(
 ):
     client = login(manager)
     computed = client.get(CHURN)
-    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures}, holder=churn_run)
-    churn_run.refresh_from_db()
-    assert churn_dashboard.KEY in churn_run.summary
+    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures})
+    assert stored_figures(run=run, key=churn_dashboard.KEY, scope="all") is not None
     # With the summary stored, the page no longer reads the grades: fewer queries, same page.
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         stored = client.get(CHURN)
     assert stored.context["figures"] == computed.context["figures"]
     assert _tables(stored.content.decode()) == _tables(computed.content.decode())
     assert len(_tables(stored.content.decode())) == 5
 
 
-def test_rep_figures_ignore_the_stored_summary(login, owner, run, churn_run, dataset):
-    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures}, holder=churn_run)
+def test_rep_reads_the_figures_stored_for_their_own_customers(login, owner, run, churn_run, dataset):
+    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures})
+    assert stored_figures(run=run, key=churn_dashboard.KEY, scope=f"user-{owner.pk}") is not None
     response = login(owner).get(CHURN)
     assert [(row["active"], row["churned"]) for row in response.context["churn_rate"]] == OWNER_CHURN
 
@@ -318,7 +318,7 @@ def test_dashboard_runs_a_constant_number_of_queries(login, owner, manager, many
         client = login(user)
         # 12 for the page (session, user, roles, run, churn run, four figures, recent runs, sidebar
         # permissions ×2) and 3 for saving the session (SESSION_SAVE_EVERY_REQUEST).
-        with django_assert_max_num_queries(15):
+        with django_assert_max_num_queries(16):
             response = client.get(CHURN)
         assert response.status_code == 200
         assert len(response.context["at_risk"]) == (30 if user == owner else 50)
@@ -424,7 +424,7 @@ def test_home_cards_for_a_rep_and_a_manager(login, owner, manager, dataset, card
 
 
 def test_home_cards_read_the_stored_totals_for_managers(login, manager, run, churn_run, dataset, cards_registered):
-    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures}, holder=churn_run)
+    summaries_store(run=run, computations={churn_dashboard.KEY: churn_dashboard.churn_figures})
     dataset["K"].delete()  # the stored figures still count K: the card does not recount
     assert _cards(login(manager).get("/"))["At-risk customers"].value == 4
 
@@ -442,7 +442,7 @@ def test_home_cards_run_a_constant_number_of_queries(
 ):
     for user in (owner, manager):
         request = type("Request", (), {"user": user})()
-        with django_assert_max_num_queries(4):
+        with django_assert_max_num_queries(5):
             cards = analytics_home_cards.cards(request)
         assert len(cards) == 2
 

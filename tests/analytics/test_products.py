@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from analytics.models import InventorySnapshot
 from analytics.services import products as products_service
-from analytics.services.summaries import summaries_store
+from analytics.services.summaries import stored_figures, summaries_store
 from sales.models import Order
 from tests.analytics.factories import GradingRunFactory
 from tests.factories import CustomerFactory
@@ -235,19 +235,21 @@ def test_stored_figures_give_the_same_page(login, manager, owner, dataset):
     client = login(manager)
     live = read_csv(client.get(URL, {"export": "products"}))
     summaries_store(run=run, computations={products_service.SUMMARY_KEY: products_service.products_figures})
-    run.refresh_from_db()
-    assert run.summary["products"]["start"] == "2026-04-01"
+    assert stored_figures(run=run, key="products", scope="all")["start"] == "2026-04-01"
     stored = read_csv(client.get(URL, {"export": "products"}))
     assert stored == live
-    # The manager's default period now reads the stored sales: an order added afterwards shows only
-    # in a period asked for, and in the figures of a rep (always computed).
+    # The default period now reads the stored sales, a manager's and a rep's alike: an order added
+    # afterwards shows only in a period asked for.
     order(CustomerFactory(owner=owner), "2026-05-20", [(dataset["A"], 10)])
     figures = products_service.products_analysis(manager, start=START, end=END, run=run)
     assert figures["stored"] and by_key(figures["products"], "sku")["A"]["quantity"] == 3
     later = products_service.products_analysis(manager, start=START, end=day("2026-06-29"), run=run)
     assert not later["stored"] and by_key(later["products"], "sku")["A"]["quantity"] == 12
+    # The owner's: O1 A×2 and O6 A×1 stored; up to 06-29, O1 and the new order (A×10).
     mine = products_service.products_analysis(owner, start=START, end=END, run=run)
-    assert not mine["stored"] and by_key(mine["products"], "sku")["A"]["quantity"] == 13
+    assert mine["stored"] and by_key(mine["products"], "sku")["A"]["quantity"] == 3
+    mine_later = products_service.products_analysis(owner, start=START, end=day("2026-06-29"), run=run)
+    assert not mine_later["stored"] and by_key(mine_later["products"], "sku")["A"]["quantity"] == 12
 
 
 def test_default_period_follows_the_selected_run(login, manager, dataset):
