@@ -75,10 +75,14 @@ def measure_jobs(as_of: datetime.date | None = None) -> dict:
     from django.db import connection
     from django.utils import timezone
 
+    from analytics.models import GradingRun
     from analytics.services.churn import detect_churn
     from analytics.services.grading import grade_customers
 
     as_of = as_of or timezone.localdate()
+    yesterday = as_of - datetime.timedelta(days=1)
+    # A nightly run meets a date with no run yet: earlier bench runs of these dates go first.
+    GradingRun.objects.filter(as_of__in=[yesterday, as_of]).delete()
     floors = []
     for _n in range(3):
         with connection.cursor() as cursor:
@@ -88,7 +92,7 @@ def measure_jobs(as_of: datetime.date | None = None) -> dict:
             floors.append(time.perf_counter() - started)
     progress(f"Floor aggregate: {statistics.median(floors):.2f} s")
     progress("Grading as of yesterday (sets the customers' current grades)")
-    grade_customers(as_of=as_of - datetime.timedelta(days=1))
+    grade_customers(as_of=yesterday)
     progress("Grading as of today (the nightly run)")
     nightly, nightly_seconds = _timed(grade_customers, as_of=as_of)
     progress(f"Nightly grading: {nightly_seconds:.2f} s; rerunning the same date")

@@ -331,6 +331,10 @@ def grade_customers(*, as_of: datetime.date) -> GradingRun:
             cursor.execute("SET LOCAL jit = off")
         statement, params = _grades_insert(rule, run)
         cursor.execute(statement, params)
+        if connection.vendor == "postgresql":
+            # The new run's id is unknown to the planner's statistics, which then expect one grade
+            # for it and join the next statements row by row (minutes at 100,000 customers).
+            cursor.execute(f"ANALYZE {CustomerGrade._meta.db_table}")
     graded = time.perf_counter()
 
     latest = not GradingRun.objects.succeeded().filter(as_of__gt=as_of).exists()
