@@ -44,7 +44,7 @@ def test_manager_reads_every_dashboard_and_the_customers_of_a_tier(logged_in_pag
     page = logged_in_page(manager)
     page.goto("/")
     for link, path, heading in DASHBOARDS:
-        page.locator("#sidebar").get_by_role("link", name=link).click()
+        page.locator("#sidebar").get_by_role("link", name=link, exact=True).click()
         expect(page).to_have_url(re.compile(re.escape(path)))
         expect(page.locator("h1")).to_contain_text(heading)
         expect(page.locator("#no-run")).to_have_count(0)

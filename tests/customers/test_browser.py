@@ -27,7 +27,7 @@ def test_rep_creates_a_customer_finds_it_and_logs_an_interaction(logged_in_page,
     CustomerFactory(name="北京长城贸易有限公司", owner=owner)
     page = logged_in_page(owner)
 
-    page.locator("#sidebar").get_by_role("link", name="Customers").click()
+    page.locator("#sidebar").get_by_role("link", name="Customers", exact=True).click()
     expect(page).to_have_url(re.compile(r"/customers/$"))
     page.get_by_role("link", name="New customer").click()
     page.fill("#id_name", NEW_NAME)
@@ -44,7 +44,7 @@ def test_rep_creates_a_customer_finds_it_and_logs_an_interaction(logged_in_page,
     expect(page).to_have_url(re.compile(rf"/customers/{customer.pk}/$"))
 
     # The new customer is in the list, and the top bar's live search finds it by part of its name.
-    page.locator("#sidebar").get_by_role("link", name="Customers").click()
+    page.locator("#sidebar").get_by_role("link", name="Customers", exact=True).click()
     expect(page.locator("#customer-results").get_by_role("link", name=NEW_NAME)).to_be_visible()
     _mark_page(page)
     page.locator("#global-search-input").press_sequentially("云栖", delay=50)
