@@ -98,6 +98,9 @@ def new_page(browser, live_server, request, tmp_path):
             is_mobile=phone_sized,
             has_touch=phone_sized,
             device_scale_factor=2 if phone_sized else 1,
+            # Bootstrap then neither scrolls smoothly nor animates a collapse: a click lands where
+            # Playwright aimed, not beside an element still moving (a flaky "Save task" click).
+            reduced_motion="reduce",
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
