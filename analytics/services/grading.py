@@ -289,7 +289,7 @@ def _counts(run: GradingRun) -> dict:
 
 
 def _grading_summaries() -> dict:
-    """The dashboards' everyone-scope figures that depend on the grades alone."""
+    """The compute functions of the dashboards whose figures need only the grading run."""
     from .products import products_figures
     from .pyramid import pyramid_figures
     from .satisfaction import satisfaction_figures
