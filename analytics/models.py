@@ -306,7 +306,12 @@ class CustomerGrade(models.Model):
         verbose_name = _("customer grade")
         verbose_name_plural = _("customer grades")
         constraints = [models.UniqueConstraint(fields=["run", "customer"], name="customergrade_run_customer")]
-        indexes = [models.Index(fields=["customer", "run"], name="customergrade_customer_run")]
+        indexes = [
+            models.Index(fields=["customer", "run"], name="customergrade_customer_run"),
+            # The customers of a tier (the pyramid's links): 145 → 70 ms at 100,000 customers, for
+            # about 0.4 s more grading.
+            models.Index(fields=["run", "tier"], name="customergrade_run_tier"),
+        ]
 
     def __str__(self):
         return f"{self.customer_id} @ {self.run_id}: {self.rfm_code}"
