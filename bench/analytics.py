@@ -10,8 +10,9 @@ dashboards under 150 ms median.
 
 import datetime
 import statistics
-import sys
 import time
+
+from bench.service import progress
 
 ORDERS = 1_000_000
 # The floor: what any grading must at least do, one pass grouping the orders by customer. The outer
@@ -23,10 +24,6 @@ FLOOR_SQL = """
         GROUP BY customer_id
     ) per_customer
 """
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def ensure_orders(n: int = ORDERS, *, seed: str = "bench-analytics") -> dict:

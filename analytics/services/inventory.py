@@ -11,7 +11,7 @@ file, whatever its size.
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 
 from customers import services as customer_services
 from customers.importing.reading import ImportFileError, _header_key, header_keys, read_records
-from sales.importing import _parse_date
+from sales.importing import _decimal, _parse_date, _shown
 from sales.models import Product
 
 from ..models import InventorySnapshot
@@ -46,7 +46,6 @@ HEADER_ALIASES = {
     "库存金额": "value_at_cost",
     "成本金额": "value_at_cost",
 }
-CENT = Decimal("0.01")
 _QUANTITY_LIMIT = Decimal(10) ** (InventorySnapshot._meta.get_field("quantity").max_digits - 2)
 _MONEY_LIMIT = Decimal(10) ** (InventorySnapshot._meta.get_field("value_at_cost").max_digits - 2)
 # The upload page lists at most this many problems; the command line prints them all.
@@ -80,31 +79,12 @@ class _Row:
 # Reading ---------------------------------------------------------------------------------------
 
 
-def _shown(value: str, limit: int = 40) -> str:
-    value = value.replace("\n", " ")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 def _number(text: str, column: str, row: _Row, *, limit: Decimal) -> Decimal | None:
-    """A non-negative number rounded to cents, or None with the reason recorded on the row."""
+    """A non-negative number rounded to cents, or None with the reason recorded on the row (none may be empty)."""
     if not text:
         row.errors.append(_("%(column)s is empty") % {"column": column})
         return None
-    try:
-        value = Decimal(text.replace(",", ""))
-        if not value.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        row.errors.append(_("%(column)s '%(value)s' is not a number") % {"column": column, "value": _shown(text)})
-        return None
-    if value < 0:
-        row.errors.append(_("%(column)s '%(value)s' is negative") % {"column": column, "value": _shown(text)})
-        return None
-    value = value.quantize(CENT, rounding=ROUND_HALF_UP)
-    if value >= limit:
-        row.errors.append(_("%(column)s '%(value)s' is too large") % {"column": column, "value": _shown(text)})
-        return None
-    return value
+    return _decimal(text, column, row, limit=limit)
 
 
 def _parse(line: int, keys: list[str | None], texts: list[str], today: datetime.date) -> _Row:

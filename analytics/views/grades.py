@@ -114,14 +114,15 @@ class GradeListView(FilterView):
             # Nothing to filter yet: the as-of bar says so and offers to compute.
             self.filterset, self.object_list = None, CustomerGrade.objects.none()
             return self.render_to_response(self.get_context_data())
-        response = super().get(request, *args, **kwargs)
         if request.GET.get("export") == "csv":
-            rows = self.filterset.qs if self.filterset.is_valid() else self.get_queryset().none()
-            columns = export_columns(self.filterset.segment_names)
+            # The filtered rows only: no page of the list to count and fetch first.
+            filterset = self.get_filterset(self.get_filterset_class())
+            rows = filterset.qs if filterset.is_valid() else self.get_queryset().none()
+            columns = export_columns(filterset.segment_names)
             return csv_response(
                 table_rows(columns, rows.iterator(chunk_size=2000)), stem=f"graded-customers-{self.run.as_of:%Y%m%d}"
             )
-        return response
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs) if self.filterset is not None else {"filter": None}
